@@ -1,0 +1,100 @@
+"""Run a trading-day asset over one partition or a whole backfill range, one day at a time.
+
+A ranged backfill hands many days to one run (one process, one KRX login, one rate limiter)
+instead of thousands of tiny runs; each day is still fetched with one bulk request, validated and
+written in its own transaction, and reported as its own partition materialization. A failing day
+is recorded in `partition_status` with its reason and the loop moves on, so one truncated
+response costs one partition, not the range. A ban stops the loop at once: every remaining day is
+marked `blocked` and no further request is sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import dagster as dg
+import pandas as pd
+
+from quant_assets.errors import MarketClosedError, SourceBlockedError, SourceDataError, SourceError
+from quant_assets.resources.warehouse import Warehouse
+
+
+@dataclass
+class DayResult:
+    """What one day produced for one asset: rows written plus metadata for the UI."""
+
+    asset_key: dg.AssetKey
+    frame: pd.DataFrame
+    source: str
+    extra: dict = field(default_factory=dict)
+
+
+def table_schema(frame: pd.DataFrame) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(name=c, type=str(t)) for c, t in frame.dtypes.items()])
+
+
+def day_metadata(result: DayResult, day: dt.date) -> dict:
+    frame = result.frame
+    return {
+        "dagster/row_count": len(frame),
+        "dagster/column_schema": table_schema(frame),
+        "date": str(day),
+        "source": result.source,
+        "status": "loaded",
+        "preview": dg.MetadataValue.md(frame.head(5).to_markdown(index=False)) if len(frame) else "",
+        **result.extra,
+    }
+
+
+def for_each_trading_day(
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    process_day: Callable[[dt.date], Sequence[DayResult]],
+    *,
+    status_assets: Sequence[str],
+) -> None:
+    """Call `process_day` for every partition key of the run and report each day separately.
+
+    `process_day` fetches, validates and writes one day (atomically) and returns what it wrote.
+    """
+    keys = list(context.partition_keys)
+    failures: list[str] = []
+    for i, key in enumerate(keys):
+        day = dt.date.fromisoformat(key)
+        try:
+            results = process_day(day)
+        except MarketClosedError as exc:
+            for name in status_assets:
+                warehouse.record_status(name, day, "market_closed", reason=str(exc), row_count=0)
+            for asset_key in context.selected_asset_keys:
+                context.log_event(dg.AssetMaterialization(
+                    asset_key=asset_key, partition=key,
+                    metadata={"dagster/row_count": 0, "status": "market_closed", "reason": str(exc)},
+                ))
+            context.log.warning(str(exc))
+            continue
+        except SourceBlockedError as exc:
+            for rest in keys[i:]:
+                for name in status_assets:
+                    warehouse.record_status(name, dt.date.fromisoformat(rest), "blocked", reason=str(exc))
+            failures.extend(f"{rest}: blocked" for rest in keys[i:])
+            context.log.error(f"source blocked; {len(keys) - i} day(s) not attempted: {exc}")
+            break
+        except (SourceError, SourceDataError) as exc:
+            for name in status_assets:
+                warehouse.record_status(name, day, "source_error", reason=str(exc))
+            failures.append(f"{key}: {exc}")
+            context.log.error(f"{key}: {exc}")
+            continue
+        for result in results:
+            context.log_event(dg.AssetMaterialization(
+                asset_key=result.asset_key, partition=key, metadata=day_metadata(result, day)
+            ))
+    if failures:
+        shown = "\n".join(failures[:20])
+        raise dg.Failure(
+            description=f"{len(failures)} of {len(keys)} partition(s) failed:\n{shown}",
+            metadata={"failed_partitions": len(failures), "attempted_partitions": len(keys)},
+        )

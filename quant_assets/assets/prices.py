@@ -1,0 +1,85 @@
+"""Daily prices: fetch the whole market for day D in two bulk requests, check it, store it.
+
+`ohlcv` (every stock and ETF) and `etf_daily` (NAV, AUM, units, benchmark) both come from KRX's
+per-date snapshots; one multi-asset serves both so the ETF snapshot is requested once per day
+even when both tables are refreshed together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import pandas as pd
+
+from quant_assets.assets.daily import DayResult, for_each_trading_day
+from quant_assets.calendar import trading_day_partitions
+from quant_assets.resources.krx import KRXClient
+from quant_assets.resources.warehouse import Warehouse
+from quant_assets.schemas.prices import EtfDailySchema, OhlcvSchema
+from quant_assets.schemas.validation import validate
+
+OHLCV = dg.AssetKey("ohlcv")
+ETF_DAILY = dg.AssetKey("etf_daily")
+OHLCV_COLUMNS = ["date", "ticker", "asset_type", "open", "high", "low", "close", "change", "change_pct",
+                 "volume", "value", "market_cap", "listed_shares"]
+ETF_DAILY_COLUMNS = ["date", "ticker", "close", "nav", "aum", "listed_units", "market_cap", "index_close",
+                     "index_change_pct"]
+INGEST_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=250)
+
+
+def ohlcv_frame(stocks: pd.DataFrame, etfs: pd.DataFrame) -> pd.DataFrame:
+    """Stocks and ETFs in one frame; KRX reports open/high/low as 0 when nothing traded."""
+    etfs = etfs.rename(columns={"listed_units": "listed_shares"})
+    frame = pd.concat([stocks.assign(asset_type="STOCK"), etfs.assign(asset_type="ETF")], ignore_index=True)
+    frame = frame[OHLCV_COLUMNS].copy()
+    for col in ("open", "high", "low"):
+        frame[col] = frame[col].where(frame[col] != 0)
+    return frame
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            OHLCV, skippable=True, kinds={"postgres", "pandas"}, group_name="prices",
+            description="Raw daily OHLCV, volume, traded value and market cap of every listed stock and ETF "
+                        "(table `ohlcv_data`, month-partitioned).",
+            metadata={"dagster/table_name": "quant.public.ohlcv_data"},
+        ),
+        dg.AssetSpec(
+            ETF_DAILY, skippable=True, kinds={"postgres", "pandas"}, group_name="etf",
+            deps=["etf_list"],
+            description="Per ETF per day: close, NAV, AUM (NULL until KRX publishes it on D+1), listed "
+                        "units, market cap and benchmark level (table `etf_daily`).",
+            metadata={"dagster/table_name": "quant.public.etf_daily"},
+        ),
+    ],
+    partitions_def=trading_day_partitions,
+    backfill_policy=INGEST_POLICY,
+    can_subset=True,
+    pool="krx",
+)
+def daily_prices(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: Warehouse):
+    selected = context.selected_asset_keys
+
+    def process_day(day: dt.date) -> list[DayResult]:
+        key = day.isoformat()
+        etfs = krx.etf_daily(day)
+        results = []
+        if OHLCV in selected:
+            stocks = krx.stock_daily(day)
+            frame = validate(OhlcvSchema, ohlcv_frame(stocks, etfs), dataset="ohlcv", date=key)
+            warehouse.replace_partition("ohlcv_data", frame, where={"date": day},
+                                        status=("ohlcv", day, "KRX MDCSTAT01501+MDCSTAT04301"))
+            results.append(DayResult(OHLCV, frame, "KRX MDCSTAT01501 (mktId=ALL) + MDCSTAT04301"))
+        if ETF_DAILY in selected:
+            frame = validate(EtfDailySchema, etfs[ETF_DAILY_COLUMNS], dataset="etf_daily", date=key)
+            warehouse.replace_partition("etf_daily", frame, where={"date": day},
+                                        status=("etf_daily", day, "KRX MDCSTAT04301"))
+            extra = {"aum_published": bool(frame["aum"].notna().any())}
+            results.append(DayResult(ETF_DAILY, frame, "KRX MDCSTAT04301", extra))
+        return results
+
+    names = [k.to_user_string() for k in sorted(selected)]
+    for_each_trading_day(context, warehouse, process_day, status_assets=names)
+    yield from ()

