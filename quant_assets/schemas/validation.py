@@ -7,6 +7,8 @@ payload leaves the partition untouched.
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pandera.pandas as pa
 
@@ -27,25 +29,36 @@ def validate(model: type[pa.DataFrameModel], frame: pd.DataFrame, *, dataset: st
 def _as_source_error(exc: pa.errors.SchemaErrors, frame: pd.DataFrame, *, dataset: str, date: str | None,
                      key: str) -> SourceDataError:
     cases = exc.failure_cases
-    problems: list[tuple[str | None, str | None, str, object]] = []
+    frame_checks = set(cases.loc[cases["schema_context"] == "DataFrameSchema", "check"].astype(str))
+    builtin = {"multiple_fields_uniqueness", "column_in_dataframe", "column_in_schema"}
+    problems: list[tuple[int, str | None, str | None, str, object]] = []
     for row in cases.itertuples(index=False):
         idx = row.index
         ticker = None
         if idx is not None and not pd.isna(idx) and key in frame.columns and idx in frame.index:
             ticker = str(frame.at[idx, key])
-        column = row.column if isinstance(row.column, str) else None
-        problems.append((ticker, column, str(row.check), row.failure_case))
-    # Prefer column-level failures (they name the field) over whole-frame ones.
-    problems.sort(key=lambda p: (p[1] is None, p[0] is None))
+        check = str(row.check)
+        if row.schema_context == "Column":
+            rank, column, value = 0, row.column, row.failure_case
+        elif check in builtin or check not in frame_checks:
+            rank, column, value = 1, row.column if isinstance(row.column, str) else None, row.failure_case
+        else:
+            # A whole-row check (e.g. "high >= low") reports every column of the row; the field
+            # to name is the first column its name mentions.
+            words = re.findall(r"[a-z_]+", check)
+            rank, column, value = 2, next((w for w in words if w in frame.columns), None), None
+        problems.append((rank, ticker, column, check, value))
+    problems.sort(key=lambda p: p[0])
     seen, unique = set(), []
     for p in problems:
-        sig = (p[0], p[1], p[2])
+        sig = (p[1], p[2], p[3])
         if sig not in seen:
             seen.add(sig)
-            unique.append(p)
+            unique.append(p[1:])
     first = unique[0]
     listed = "; ".join(
-        f"{t or '-'}.{c or '*'} failed {chk} (value {v!r})" for t, c, chk, v in unique[:MAX_LISTED]
+        f"{t or '-'}.{c or '*'} failed {chk}" + (f" (value {v!r})" if v is not None else "")
+        for t, c, chk, v in unique[:MAX_LISTED]
     )
     more = f" and {len(unique) - MAX_LISTED} more" if len(unique) > MAX_LISTED else ""
     return SourceDataError(

@@ -1,0 +1,38 @@
+# quant-assets: `make run` brings the platform up, `make test` runs every test.
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test test-slow test-ui bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/quant up
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -n 2 -m "not slow and not browser"
+
+test-slow: $(STAMP)
+	$(BIN)/pytest -m slow
+
+test-ui: $(STAMP)
+	bash scripts/ensure_chromium.sh
+	$(BIN)/pytest -m browser
+
+bench: $(STAMP)
+	$(BIN)/python -m quant_assets.bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .quant

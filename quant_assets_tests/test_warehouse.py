@@ -1,0 +1,92 @@
+"""Atomic partition writes and validation-before-write, on the real embedded PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import psycopg
+import pytest
+
+from quant_assets.errors import SourceDataError
+from quant_assets.schemas.prices import OhlcvSchema
+from quant_assets.schemas.validation import validate
+
+DAY = dt.date(2024, 1, 5)
+
+
+def bars(day=DAY, **overrides) -> pd.DataFrame:
+    frame = pd.DataFrame({
+        "date": [day, day],
+        "ticker": ["005930", "0069M0"],
+        "asset_type": ["STOCK", "ETF"],
+        "open": [77000.0, 10050.0], "high": [77500.0, 10100.0], "low": [76500.0, 10000.0],
+        "close": [77200.0, 10080.0], "change": [200.0, -20.0], "change_pct": [0.26, -0.2],
+        "volume": [1_000_000.0, 5_000.0], "value": [77_200_000_000.0, 50_400_000.0],
+        "market_cap": [460_000_000_000_000.0, 100_800_000_000.0], "listed_shares": [5_969_782_550.0, 10_000_000.0],
+    })
+    for col, values in overrides.items():
+        frame[col] = values
+    return frame
+
+
+def rows(warehouse, day=DAY):
+    return warehouse.read_frame("SELECT * FROM ohlcv_data WHERE date = %s ORDER BY ticker", (day,))
+
+
+def test_replace_partition_is_idempotent_and_records_status(warehouse):
+    frame = validate(OhlcvSchema, bars(), dataset="ohlcv", date=str(DAY))
+    warehouse.replace_partition("ohlcv_data", frame, where={"date": DAY}, status=("ohlcv", DAY, "test"))
+    first = rows(warehouse)
+    warehouse.replace_partition("ohlcv_data", frame, where={"date": DAY}, status=("ohlcv", DAY, "test"))
+    second = rows(warehouse)
+    pd.testing.assert_frame_equal(first, second)
+    assert list(first["ticker"]) == ["005930", "0069M0"]  # alphanumeric code kept as 6-char text
+    assert first.loc[0, "close"] == 77200 and first.loc[0, "listed_shares"] == 5_969_782_550
+    status = warehouse.read_frame("SELECT status, row_count FROM partition_status WHERE asset = 'ohlcv'")
+    assert status.to_dict("records") == [{"status": "loaded", "row_count": 2}]
+
+
+def test_replace_partition_touches_only_its_day_and_creates_month_partitions(warehouse, database_url):
+    other = dt.date(2024, 2, 1)
+    warehouse.replace_partition("ohlcv_data", bars(), where={"date": DAY})
+    warehouse.replace_partition("ohlcv_data", bars(day=other), where={"date": other})
+    warehouse.replace_partition("ohlcv_data", bars().iloc[:1], where={"date": DAY})
+    assert len(rows(warehouse)) == 1 and len(rows(warehouse, other)) == 2
+    with psycopg.connect(database_url) as conn:
+        children = {r[0] for r in conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'ohlcv_data'::regclass")}
+    assert {"ohlcv_data_y2024m01", "ohlcv_data_y2024m02"} <= children
+
+
+def test_failed_write_leaves_previous_rows(warehouse):
+    warehouse.replace_partition("ohlcv_data", bars(), where={"date": DAY})
+    broken = bars(close=[None, 10080.0])  # NOT NULL violation inside the COPY
+    with pytest.raises(psycopg.errors.NotNullViolation):
+        warehouse.replace_partition("ohlcv_data", broken, where={"date": DAY})
+    assert list(rows(warehouse)["close"]) == [77200, 10080]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "ticker", "field", "check"),
+    [
+        ({"close": [None, 10080.0]}, "005930", "close", "not_nullable"),
+        ({"close": [77200.0, -5.0]}, "0069M0", "close", "greater_than"),
+        ({"high": [76000.0, 10100.0]}, "005930", "high", "high >= low"),
+        ({"ticker": ["005930", "005930"]}, "005930", "ticker", "uniqueness"),
+    ],
+)
+def test_validation_error_names_dataset_date_ticker_field(overrides, ticker, field, check):
+    with pytest.raises(SourceDataError) as err:
+        validate(OhlcvSchema, bars(**overrides), dataset="ohlcv", date="2024-01-05")
+    exc = err.value
+    assert exc.dataset == "ohlcv" and exc.date == "2024-01-05" and exc.ticker == ticker
+    if field:
+        assert exc.field == field
+    assert check in str(exc) and "2024-01-05" in str(exc) and ticker in str(exc)
+
+
+def test_missing_column_is_named():
+    with pytest.raises(SourceDataError, match="close"):
+        validate(OhlcvSchema, bars().drop(columns=["close"]), dataset="ohlcv", date="2024-01-05")
