@@ -21,7 +21,9 @@ from pydantic import PrivateAttr
 from quant_assets import database, migrations
 
 # Tables range-partitioned by month on `date`; children are created on demand.
-MONTH_PARTITIONED = ("ohlcv_data", "etf_daily")
+MONTH_PARTITIONED = ("ohlcv_data", "etf_daily", "etf_aum", "etf_tracking", "etf_holdings")
+# The partition key column where it is not `date`.
+PARTITION_COLUMN = {"etf_holdings": "as_of_date"}
 
 
 def month_start(day: dt.date) -> dt.date:
@@ -89,16 +91,25 @@ class Warehouse(ConfigurableResource):
         where: Mapping[str, object],
         status: tuple[str, dt.date, str] | None = None,
     ) -> int:
-        """Atomically replace the rows matching `where` (column = value) with `frame`.
+        """Atomically replace the rows matching `where` (column = value, or column BETWEEN a
+        (first, last) tuple) with `frame`.
 
         `status` = (asset, partition date, source) records a 'loaded' partition_status row in the
         same transaction, so the status can never claim rows that were rolled back.
         """
         if table in MONTH_PARTITIONED and len(frame):
-            self.ensure_month_partitions(table, pd.to_datetime(frame["date"]).dt.date.unique())
-        cond = " AND ".join(f"{col} = %s" for col in where)
+            column = PARTITION_COLUMN.get(table, "date")
+            self.ensure_month_partitions(table, pd.to_datetime(frame[column]).dt.date.unique())
+        conds, params = [], []
+        for col, value in where.items():
+            if isinstance(value, tuple):  # (first, last): an inclusive range, e.g. a month of days
+                conds.append(f"{col} BETWEEN %s AND %s")
+                params.extend(value)
+            else:
+                conds.append(f"{col} = %s")
+                params.append(value)
         with self.connect() as conn, conn.transaction():
-            conn.execute(f"DELETE FROM {table} WHERE {cond}", list(where.values()))
+            conn.execute(f"DELETE FROM {table} WHERE {' AND '.join(conds)}", params)
             copy_frame(conn, table, frame)
             if status:
                 record_status(conn, status[0], status[1], "loaded", row_count=len(frame), source=status[2])

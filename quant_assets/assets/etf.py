@@ -1,0 +1,251 @@
+"""ETF analytics: published AUM, holdings (PDF), premium/discount and tracking error.
+
+- `etf_aum`: KRX's 순자산총액 for day D, published on D+1 morning; one bulk request per day.
+- `etf_holdings`: the PDF of every ETF listed on D (one request per ETF: KRX has no bulk PDF).
+- `etf_tracking`: computed from `etf_daily` in PostgreSQL — no source request.
+- `etf_tracking_krx`: what KRX publishes (괴리율, 추적오차율), month by month, beside ours.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from quant_assets.assets.daily import DayResult, for_each_trading_day, table_schema
+from quant_assets.assets.prices import INGEST_POLICY
+from quant_assets.calendar import (
+    monthly_partitions,
+    previous_trading_days,
+    trading_day_partitions,
+    trading_days,
+)
+from quant_assets.errors import SourceDataError, SourceUnavailableError
+from quant_assets.resources.krx import KRXClient
+from quant_assets.resources.warehouse import Warehouse
+from quant_assets.schemas.etf import EtfAumSchema, EtfHoldingsSchema, EtfTrackingSchema
+from quant_assets.schemas.validation import validate
+from quant_assets.tracking import WINDOWS, tracking_panel, tracking_rows
+
+AUM = dg.AssetKey("etf_aum")
+HOLDINGS = dg.AssetKey("etf_holdings")
+TRACKING = dg.AssetKey("etf_tracking")
+# KRX-reported weights of one ETF must add up to about 100% (cash included; derivatives are "-").
+WEIGHT_SUM_RANGE = (90.0, 110.0)
+# Share of ETFs allowed to lack a published AUM once the day is published at all.
+MAX_MISSING_AUM = 0.05
+
+
+# -- AUM --------------------------------------------------------------------------------------
+def aum_frame(snapshot: pd.DataFrame, day: dt.date) -> pd.DataFrame:
+    if snapshot["aum"].isna().all():
+        raise SourceUnavailableError(
+            "krx", "순자산총액 (AUM) not published yet: KRX computes it early on the next morning",
+            dataset="etf_aum", date=day.isoformat())
+    missing = snapshot["aum"].isna().mean()
+    if missing > MAX_MISSING_AUM:
+        first = snapshot.loc[snapshot["aum"].isna(), "ticker"].iloc[0]
+        raise SourceDataError("etf_aum", f"{missing:.0%} of ETFs have no AUM", date=day.isoformat(),
+                              ticker=first, field="INVSTASST_NETASST_TOTAMT")
+    rows = snapshot[snapshot["aum"].notna()]
+    return pd.DataFrame({
+        "date": rows["date"], "ticker": rows["ticker"], "aum": rows["aum"],
+        "nav_x_units": (rows["nav"] * rows["listed_units"]).round(),
+        "units_x_close": rows["listed_units"] * rows["close"],
+        "listed_units": rows["listed_units"],
+    })
+
+
+@dg.asset(
+    key=AUM, partitions_def=trading_day_partitions, backfill_policy=INGEST_POLICY, pool="krx",
+    kinds={"postgres", "pandas"}, group_name="etf", deps=["etf_daily"],
+    description="ETF net assets (순자산총액, KRW) per ETF per day from KRX's bulk snapshot, published "
+                "D+1 morning; NAV × units and the seeds' units × close kept beside it as cross-checks.",
+    metadata={"dagster/table_name": "quant.public.etf_aum"},
+)
+def etf_aum(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: Warehouse):
+    def process_day(day: dt.date) -> list[DayResult]:
+        frame = validate(EtfAumSchema, aum_frame(krx.etf_daily(day), day), dataset="etf_aum", date=str(day))
+        warehouse.replace_partition("etf_aum", frame, where={"date": day},
+                                    status=("etf_aum", day, "KRX MDCSTAT04301"))
+        gap = (frame["aum"] / frame["nav_x_units"] - 1).abs()
+        return [DayResult(AUM, frame, "KRX MDCSTAT04301 (INVSTASST_NETASST_TOTAMT)",
+                          {"max_gap_vs_nav_x_units": float(gap.max()), "total_aum_krw": float(frame["aum"].sum())})]
+
+    for_each_trading_day(context, warehouse, process_day, status_assets=["etf_aum"])
+    yield from ()
+
+
+# -- holdings ---------------------------------------------------------------------------------
+def constituent_type(pdf: pd.DataFrame) -> pd.Series:
+    code = pdf["constituent_code"].astype(str)
+    group = pdf["security_group"].fillna("")
+    market = pdf["market_id"].fillna("")
+    kinds = np.select(
+        [
+            code.str.startswith(("KRD", "CASH")) | pdf["name"].fillna("").str.contains("현금|예금"),
+            (group == "FU") | (market == "DRV"),
+            group == "EF",
+            (group == "ST") & (code.str.len() == 6),
+            ~code.str.startswith("KR") & (code.str.len() == 12),
+        ],
+        ["CASH", "FUTURES", "ETF", "STOCK", "FOREIGN"],
+        default="OTHER",
+    )
+    return pd.Series(kinds, index=pdf.index)
+
+
+def holdings_frame(pdf: pd.DataFrame, etf: str, day: dt.date, known: set[str]) -> pd.DataFrame:
+    """One ETF's PDF as typed rows with consistent weights; raises on what cannot be right."""
+    where = {"date": day.isoformat(), "ticker": etf}
+    if pdf.empty:
+        raise SourceDataError("etf_holdings", "empty PDF", field="output", **where)
+    kinds = constituent_type(pdf)
+    listed = kinds.isin(["STOCK", "ETF"])
+    unknown = pdf.loc[listed & ~pdf["constituent_code"].isin(known), "constituent_code"]
+    if len(unknown):
+        raise SourceDataError("etf_holdings", f"holding {unknown.iloc[0]} is not in tickers "
+                              f"({len(unknown)} unknown code(s)); load stock_list/etf_list first",
+                              field="COMPST_ISU_CD", **where)
+    reported = pdf["weight_pct"].dropna()
+    if len(reported) and not WEIGHT_SUM_RANGE[0] <= reported.sum() <= WEIGHT_SUM_RANGE[1]:
+        raise SourceDataError("etf_holdings", f"reported weights sum to {reported.sum():.2f}%, expected "
+                              f"{WEIGHT_SUM_RANGE[0]:.0f}-{WEIGHT_SUM_RANGE[1]:.0f}%", field="COMPST_RTO", **where)
+    value = pdf["market_value"]
+    # Weight over the long, non-derivative value, so stocks + cash add to 100% as KRX shows them.
+    base = value.where((kinds != "FUTURES") & (value > 0)).sum()
+    weight = value / base * 100 if base > 0 else pd.Series(np.nan, index=pdf.index)
+    rank = value.abs().rank(ascending=False, method="first", na_option="bottom").astype(int)
+    return pd.DataFrame({
+        "as_of_date": day, "etf_ticker": etf, "constituent_code": pdf["constituent_code"],
+        "constituent_isin": pdf["constituent_isin"], "constituent_name": pdf["name"],
+        "constituent_type": kinds, "market_id": pdf["market_id"].replace("", None),
+        "shares_per_cu": pdf["shares_per_cu"], "market_value": value.round(),
+        "weight_pct": weight.where(kinds != "FUTURES").round(4), "krx_weight_pct": pdf["weight_pct"], "rank": rank,
+    })
+
+
+@dg.asset(
+    key=HOLDINGS, partitions_def=trading_day_partitions, backfill_policy=INGEST_POLICY, pool="krx",
+    kinds={"postgres", "pandas"}, group_name="etf", deps=["etf_daily", "etf_list", "stock_list"],
+    description="What one creation unit of every ETF listed on D holds (KRX PDF): shares per CU, market "
+                "value, weight, rank; cash, futures and foreign lines typed. Indexed both ways: ETF → "
+                "holdings and stock → ETFs holding it.",
+    metadata={"dagster/table_name": "quant.public.etf_holdings"},
+)
+def etf_holdings(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: Warehouse):
+    known = set(warehouse.read_frame("SELECT ticker FROM tickers")["ticker"])
+
+    def process_day(day: dt.date) -> list[DayResult]:
+        universe = krx.etf_daily(day)[["ticker", "isin"]]
+        parts = [holdings_frame(krx.etf_pdf(day, row.isin), row.ticker, day, known)
+                 for row in universe.itertuples(index=False)]
+        frame = validate(EtfHoldingsSchema, pd.concat(parts, ignore_index=True), dataset="etf_holdings",
+                         date=str(day), key="etf_ticker")
+        warehouse.replace_partition("etf_holdings", frame, where={"as_of_date": day},
+                                    status=("etf_holdings", day, "KRX MDCSTAT05001"))
+        return [DayResult(HOLDINGS, frame, f"KRX MDCSTAT05001 × {len(parts)} ETFs",
+                          {"etf_count": len(parts), "stock_lines": int((frame["constituent_type"] == "STOCK").sum())})]
+
+    for_each_trading_day(context, warehouse, process_day, status_assets=["etf_holdings"])
+    yield from ()
+
+
+# -- tracking ---------------------------------------------------------------------------------
+def check_tracking_inputs(history: pd.DataFrame, days: list[dt.date]) -> None:
+    """A zero NAV, or a benchmark that vanishes while the ETF still trades, is a source error."""
+    today = history[history["date"].isin(days)]
+    bad_nav = today[~(today["nav"] > 0)]
+    if len(bad_nav):
+        row = bad_nav.iloc[0]
+        raise SourceDataError("etf_tracking", f"NAV is {row['nav']}", date=str(row["date"]), ticker=row["ticker"],
+                              field="nav")
+    prior = history.sort_values("date").groupby("ticker")["index_close"].shift(1)
+    gap = history[history["date"].isin(days) & history["index_close"].isna() & prior.notna()]
+    if len(gap):
+        row = gap.iloc[0]
+        raise SourceDataError("etf_tracking", "benchmark level missing for a day after it was reported",
+                              date=str(row["date"]), ticker=row["ticker"], field="index_close")
+
+
+@dg.asset(
+    key=TRACKING, partitions_def=trading_day_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
+    kinds={"postgres", "pandas"}, group_name="etf", deps=["etf_daily", "etf_list"],
+    automation_condition=dg.AutomationCondition.eager(),
+    description="Per ETF per day: premium/discount (close vs NAV) and its 20/60/120/250-day means; "
+                "tracking error (annualised stdev of NAV return − multiple × index return) and tracking "
+                "difference over the same windows. Computed from `etf_daily`; leveraged/inverse ETFs "
+                "against their multiple of the daily index return.",
+    metadata={"dagster/table_name": "quant.public.etf_tracking"},
+)
+def etf_tracking(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    days = [dt.date.fromisoformat(k) for k in context.partition_keys]
+    start = previous_trading_days(days[0], max(WINDOWS) + 1)[0]
+    history = warehouse.read_frame(
+        "SELECT date, ticker, close, nav, index_close FROM etf_daily WHERE date BETWEEN %s AND %s",
+        (start, days[-1]))
+    if history.empty:
+        raise SourceDataError("etf_tracking", "no etf_daily rows for these days; materialize etf_daily first",
+                              date=str(days[0]))
+    check_tracking_inputs(history, days)
+    multiple = warehouse.read_frame("SELECT ticker, multiple FROM etf_details").set_index("ticker")["multiple"]
+    wide = {c: history.pivot(index="date", columns="ticker", values=c).astype(float)
+            for c in ("nav", "close", "index_close")}
+    known = multiple.reindex(wide["nav"].columns).fillna(1.0)
+    panel = tracking_panel(wide["nav"], wide["close"], wide["index_close"], known)
+    rows = tracking_rows(panel, wide["nav"], days, known)
+    total = 0
+    for day in days:
+        frame = validate(EtfTrackingSchema, rows[rows["date"] == day].reset_index(drop=True),
+                         dataset="etf_tracking", date=str(day))
+        warehouse.replace_partition("etf_tracking", frame[list(EtfTrackingSchema.to_schema().columns)],
+                                    where={"date": day}, status=("etf_tracking", day, "etf_daily"))
+        total += len(frame)
+    last = rows[rows["date"] == days[-1]]
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": total, "days": len(days),
+        "dagster/column_schema": table_schema(last),
+        "median_tracking_error_250": float(last["tracking_error_250"].median()) if len(last) else None,
+        "preview": dg.MetadataValue.md(last.head(5).to_markdown(index=False)),
+        "etfs_without_multiple": int(multiple.reindex(wide["nav"].columns).isna().sum()),
+    })
+
+
+@dg.asset(
+    partitions_def=monthly_partitions, backfill_policy=dg.BackfillPolicy.single_run(), pool="krx",
+    kinds={"postgres", "pandas"}, group_name="etf", deps=["etf_list"],
+    description="KRX-published premium/discount (MDCSTAT06001 DIVRG_RT) and tracking error "
+                "(MDCSTAT05901 TRACE_ERR_RT) per ETF per day, fetched one month per ETF per request.",
+    metadata={"dagster/table_name": "quant.public.etf_tracking_krx"},
+)
+def etf_tracking_krx(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: Warehouse) -> dg.MaterializeResult:
+    etfs = warehouse.read_frame("SELECT ticker, isin FROM tickers WHERE asset_type = 'ETF' AND isin IS NOT NULL")
+    total = 0
+    for key in context.partition_keys:
+        start = dt.date.fromisoformat(key)
+        end = min((pd.Timestamp(start) + pd.offsets.MonthEnd(0)).date(), dt.date.today())
+        if not trading_days(start, end):
+            continue
+        parts = []
+        for row in etfs.itertuples(index=False):
+            prem = krx.etf_premium_discount(row.isin, start, end)
+            te = krx.etf_tracking_error(row.isin, start, end)
+            if prem.empty and te.empty:
+                continue
+            merged = prem.merge(te[["date", "nav_change_pct", "index_change_pct", "multiple", "tracking_error_pct"]],
+                                on="date", how="outer")
+            parts.append(merged.assign(ticker=row.ticker))
+        if not parts:
+            continue
+        frame = pd.concat(parts, ignore_index=True).rename(columns={
+            "premium_discount_pct": "krx_premium_discount_pct", "multiple": "tracking_multiple",
+            "tracking_error_pct": "krx_tracking_error_pct"})
+        frame = frame[["date", "ticker", "close", "nav", "krx_premium_discount_pct", "nav_change_pct",
+                       "index_change_pct", "tracking_multiple", "krx_tracking_error_pct"]]
+        total += warehouse.replace_partition("etf_tracking_krx", frame, where={"date": (start, end)})
+    return dg.MaterializeResult(metadata={"dagster/row_count": total, "etfs": len(etfs)})
+
+
+ASSETS = [etf_aum, etf_holdings, etf_tracking, etf_tracking_krx]
