@@ -1,0 +1,280 @@
+"""KRXClient over real HTTP against the simulator: login, every error path, typed datasets."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+
+import numpy as np
+import pytest
+
+from quant_assets.errors import (
+    MarketClosedError,
+    SourceAuthError,
+    SourceBlockedError,
+    SourceDataError,
+    SourceUnavailableError,
+)
+from quant_assets.resources import InMemoryCircuitBreaker, KRXClient
+from quant_assets_tests.resources.conftest import (
+    HOLIDAY,
+    KRX_PW_CHANGE_USER,
+    KRX_SECRET_PW,
+    TRADING_DAY,
+    log_entries,
+    log_text,
+)
+
+
+def rule(fault: str, bld: str = "MDCSTAT01501", date_: str = TRADING_DAY, times: int = 1, **kw) -> dict:
+    return {"seed": 1, "rules": [{"source": "krx", "bld": bld, "date": date_, "fault": fault, "times": times, **kw}]}
+
+
+# -- login -----------------------------------------------------------------------------------
+
+
+def test_login_then_data(rsim, make_krx):
+    krx = make_krx()
+    n0 = len(rsim.request_log)
+    df = krx.stock_daily(TRADING_DAY)
+    assert len(log_entries(rsim, n0, "MDCCOMS001D1")) == 1  # one login POST
+    assert len(log_entries(rsim, n0, "login.jsp")) == 1
+    assert len(df) > 10 and df["date"].eq(date(2024, 1, 5)).all()
+    assert set(df["market"].dropna()) <= {"KOSPI", "KOSDAQ", "KONEX"}
+    assert df["ticker"].str.len().eq(6).all() and df["close"].notna().all()
+    n1 = len(rsim.request_log)
+    krx.stock_daily(TRADING_DAY)
+    assert len(rsim.request_log) - n1 == 1  # session reused, no new login
+
+
+def test_relogin_on_logout_fault(rsim, make_krx):
+    krx = make_krx()
+    krx.etf_master()
+    rsim.set_faults(rule("logout"))
+    n0 = len(rsim.request_log)
+    df = krx.stock_daily(TRADING_DAY)
+    assert len(df) > 0
+    assert len(log_entries(rsim, n0, "MDCCOMS001D1")) >= 1  # logged in again, then retried
+
+
+def test_relogin_after_server_dropped_sessions(rsim, make_krx):
+    krx = make_krx()
+    krx.etf_master()
+    rsim.reset_sessions()
+    n0 = len(rsim.request_log)
+    assert len(krx.etf_master()) > 0
+    assert len(log_entries(rsim, n0, "MDCCOMS001D1")) >= 1
+
+
+def test_duplicate_login_skipdup_and_kick_out(rsim, make_krx):
+    a = make_krx()
+    b = make_krx()
+    a.etf_master()
+    n0 = len(rsim.request_log)
+    b.etf_master()  # server reports CD011 (account already logged in) -> resent with skipDup=Y
+    logins = log_entries(rsim, n0, "MDCCOMS001D1")
+    assert len(logins) == 2, logins
+    # b's login kicked a out: a gets LOGOUT, logs in again (skipDup) and still gets its data
+    assert len(a.etf_master()) > 0
+
+
+def test_wrong_password_is_auth_error_without_secret(rsim, make_krx, all_logs):
+    krx = make_krx(krx_pw="wrong-" + KRX_SECRET_PW)
+    with pytest.raises(SourceAuthError) as ei:
+        krx.etf_master()
+    msg = str(ei.value)
+    assert "login" in msg
+    assert KRX_SECRET_PW not in msg and "wrong-" not in msg
+    assert KRX_SECRET_PW not in repr(krx) and KRX_SECRET_PW not in str(krx)
+    assert KRX_SECRET_PW not in log_text(all_logs)
+
+
+def test_password_change_required(rsim, make_krx):
+    krx = make_krx(krx_id=KRX_PW_CHANGE_USER, krx_pw="whatever-pw")
+    with pytest.raises(SourceAuthError, match="CD010"):
+        krx.etf_master()
+
+
+def test_demo_account_when_no_credentials(rsim, breaker):
+    krx = KRXClient(base_url=rsim.krx_url, requests_per_second=500, backoff_seconds=0.01).with_breaker(breaker)
+    assert len(krx.etf_master()) > 0
+
+
+def test_real_host_without_credentials_refuses(breaker):
+    krx = KRXClient(base_url="https://data.krx.co.kr").with_breaker(breaker)
+    with pytest.raises(SourceAuthError, match="KRX_ID"):
+        krx.etf_master()
+
+
+# -- transport errors ------------------------------------------------------------------------
+
+
+def test_5xx_retried_then_success(rsim, make_krx):
+    krx = make_krx()
+    krx.etf_master()
+    rsim.set_faults(rule("http_500", times=2))
+    n0 = len(rsim.request_log)
+    assert len(krx.stock_daily(TRADING_DAY)) > 0
+    assert len(log_entries(rsim, n0, "MDCSTAT01501")) == 3
+
+
+def test_retries_exhausted_is_unavailable(rsim, make_krx, all_logs):
+    krx = make_krx(max_retries=2)
+    krx.etf_master()
+    rsim.set_faults(rule("http_500", times=50))
+    n0 = len(rsim.request_log)
+    with pytest.raises(SourceUnavailableError) as ei:
+        krx.stock_daily(TRADING_DAY)
+    assert len(log_entries(rsim, n0, "MDCSTAT01501")) == 3
+    assert "MDCSTAT01501" in str(ei.value) and TRADING_DAY in str(ei.value)
+    assert KRX_SECRET_PW not in str(ei.value) and KRX_SECRET_PW not in log_text(all_logs)
+
+
+def test_timeout_retried(rsim, make_krx):
+    krx = make_krx(timeout_seconds=0.5)
+    krx.etf_master()
+    rsim.set_faults(rule("timeout", times=1))
+    n0 = len(rsim.request_log)
+    assert len(krx.stock_daily(TRADING_DAY)) > 0
+    assert len(log_entries(rsim, n0, "MDCSTAT01501")) == 2
+
+
+def test_truncated_body_is_data_error_naming_dataset_and_date(rsim, make_krx):
+    krx = make_krx(max_retries=1)
+    krx.etf_master()
+    rsim.set_faults(rule("truncated", times=50))
+    with pytest.raises(SourceDataError) as ei:
+        krx.stock_daily(TRADING_DAY)
+    assert ei.value.dataset == "MDCSTAT01501" and ei.value.date == TRADING_DAY
+    assert "MDCSTAT01501" in str(ei.value) and TRADING_DAY in str(ei.value)
+
+
+def test_truncated_once_is_retried(rsim, make_krx):
+    krx = make_krx()
+    krx.etf_master()
+    rsim.set_faults(rule("truncated", times=1))
+    assert len(krx.stock_daily(TRADING_DAY)) > 0
+
+
+def test_corrupt_value_is_data_error(rsim, make_krx):
+    krx = make_krx()
+    krx.etf_master()
+    rsim.set_faults(rule("corrupt", times=1))
+    with pytest.raises(SourceDataError) as ei:
+        krx.stock_daily(TRADING_DAY)
+    assert ei.value.dataset == "MDCSTAT01501" and ei.value.date == TRADING_DAY
+
+
+def test_ban_blocks_and_opens_breaker(rsim, make_krx):
+    br = InMemoryCircuitBreaker()
+    krx = make_krx(breaker=br)
+    krx.etf_master()
+    rsim.set_faults(rule("ban", times=1))
+    n0 = len(rsim.request_log)
+    with pytest.raises(SourceBlockedError):
+        krx.stock_daily(TRADING_DAY)
+    assert len(rsim.request_log) - n0 == 1  # never retried
+    assert br.is_open("krx")
+    rsim.clear_faults()
+    n1 = len(rsim.request_log)
+    with pytest.raises(SourceBlockedError, match="until"):
+        krx.etf_daily(TRADING_DAY)
+    other = make_krx(breaker=br)  # another instance sharing the breaker: no login attempt either
+    with pytest.raises(SourceBlockedError):
+        other.etf_master()
+    assert len(rsim.request_log) == n1  # nothing sent while the breaker is open
+    br.reset("krx")
+    assert len(krx.etf_daily(TRADING_DAY)) > 0
+
+
+# -- holidays, typed datasets ----------------------------------------------------------------
+
+
+def test_holiday_is_market_closed(rsim, make_krx):
+    krx = make_krx()
+    with pytest.raises(MarketClosedError) as ei:
+        krx.stock_daily(HOLIDAY)
+    assert ei.value.date == HOLIDAY
+    with pytest.raises(MarketClosedError):
+        krx.etf_daily(HOLIDAY)
+
+
+def test_etf_datasets(rsim, make_krx):
+    krx = make_krx()
+    master = krx.etf_master()
+    assert {"ticker", "isin", "multiple", "leverage_type", "total_fee_pct", "cu_qty"} <= set(master.columns)
+    assert master["multiple"].notna().all() and set(master["multiple"]) <= {1.0, 2.0, -1.0, -2.0}
+    assert master["isin"].str.len().eq(12).all()
+    daily = krx.etf_daily(TRADING_DAY)
+    assert set(daily["ticker"]) <= set(master["ticker"]) or len(daily) > 0
+    assert daily["nav"].notna().all() and daily["aum_published"].all()
+    isin = master.set_index("ticker").loc["069500", "isin"] if "069500" in set(master["ticker"]) else master["isin"].iloc[0]
+    pdf = krx.etf_pdf(TRADING_DAY, isin)
+    assert len(pdf) > 0 and {"constituent_code", "shares_per_cu", "weight_pct"} <= set(pdf.columns)
+    hist = krx.etf_price_history(isin, "2023-12-01", TRADING_DAY)
+    assert hist["date"].is_monotonic_increasing and hist["date"].max() == date(2024, 1, 5)
+    assert hist["nav"].notna().all()
+    te = krx.etf_tracking_error(isin, "2023-12-01", TRADING_DAY)
+    assert len(te) == len(hist) and te["tracking_error_pct"].notna().all()
+    pdisc = krx.etf_premium_discount(isin, "2023-12-01", TRADING_DAY)
+    assert len(pdisc) == len(hist)
+    row = pdisc.iloc[-1]
+    assert abs((row["close"] - row["nav"]) / row["nav"] * 100 - row["premium_discount_pct"]) < 0.011
+
+
+def test_stock_datasets(rsim, make_krx):
+    krx = make_krx()
+    listed = krx.stock_list()
+    assert {"ticker", "isin", "name", "market_code", "market_name"} == set(listed.columns) and len(listed) > 10
+    delisted = krx.stock_list(delisted=True)
+    assert list(delisted.columns) == list(listed.columns)
+    master = krx.stock_master()
+    assert {"listing_date", "market", "listed_shares", "par_value"} <= set(master.columns)
+    fund = krx.stock_fundamentals(TRADING_DAY)
+    assert {"date", "ticker", "eps", "per", "bps", "pbr", "dps", "dividend_yield"} <= set(fund.columns)
+    sec = krx.sector_classification(TRADING_DAY, "STK")
+    assert sec["sector"].notna().all() and len(sec) > 0
+    kospi = krx.stock_daily(TRADING_DAY, market="KOSPI")
+    assert set(kospi["market"]) == {"KOSPI"}
+
+
+def test_index_history_long_range_is_chunked_and_ascending(rsim, make_krx):
+    krx = make_krx()
+    n0 = len(rsim.request_log)
+    df = krx.index_history("2023-01-02", "2024-06-28")  # 544 days: one chunk
+    assert len(log_entries(rsim, n0, "MDCSTAT00301")) == 1
+    assert df["date"].is_monotonic_increasing and df["date"].is_unique
+    assert df["date"].min() >= date(2023, 1, 2) and df["date"].max() <= date(2024, 6, 28)
+    assert date(2024, 1, 1) not in set(df["date"]) and date(2024, 1, 5) in set(df["date"])
+    assert np.all(df["high"] >= df["low"])
+    n1 = len(rsim.request_log)
+    long = krx.index_history("2021-01-01", "2024-06-28")  # > 730 days -> 2 chunks
+    assert len(log_entries(rsim, n1, "MDCSTAT00301")) == 2
+    assert long["date"].is_unique and long["date"].is_monotonic_increasing
+    assert krx.latest_trading_day("2024-01-07") == date(2024, 1, 5)
+
+
+def test_isin_required_for_per_ticker_endpoints(make_krx):
+    with pytest.raises(ValueError, match="ISIN"):
+        make_krx().etf_price_history("069500", "2024-01-01", "2024-01-05")
+
+
+# -- rate limiter ----------------------------------------------------------------------------
+
+
+def test_rate_limiter_spaces_requests_and_is_shared(rsim, make_krx):
+    rate = 8.0
+    a = make_krx(krx_id="rate-user", krx_pw="pw", requests_per_second=rate)
+    b = make_krx(krx_id="rate-user", krx_pw="pw", requests_per_second=rate)
+    assert a._get_transport().limiter is b._get_transport().limiter  # one limiter per (source, account)
+    b.etf_master()
+    t0 = time.monotonic()
+    n0 = len(rsim.request_log)
+    for _ in range(8):
+        b.index_history("2024-01-02", "2024-01-05")
+    elapsed = time.monotonic() - t0
+    sent = len(rsim.request_log) - n0
+    assert sent == 8
+    # 8 requests at 8/s, evenly spaced: at least ~7 intervals of 125 ms (loosely)
+    assert elapsed >= 0.8 * (sent - 1) / rate, elapsed
+    assert elapsed < 5.0
