@@ -21,7 +21,8 @@ from pydantic import PrivateAttr
 from quant_assets import database, migrations
 
 # Tables range-partitioned by month on `date`; children are created on demand.
-MONTH_PARTITIONED = ("ohlcv_data", "etf_daily", "etf_aum", "etf_tracking", "etf_holdings")
+MONTH_PARTITIONED = ("ohlcv_data", "etf_daily", "etf_aum", "etf_tracking", "etf_holdings",
+                     "price_range_52w", "stock_fundamentals", "factor_scores")
 # The partition key column where it is not `date`.
 PARTITION_COLUMN = {"etf_holdings": "as_of_date"}
 
