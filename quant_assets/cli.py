@@ -103,11 +103,10 @@ def start_simulator(size: str, port: int) -> subprocess.Popen | None:
 
 
 def recent_days(n: int) -> list[str]:
-    from quant_assets.calendar import previous_trading_days
-    from quant_assets.publication import latest_price_day
+    from quant_assets.calendar import now_kst, previous_trading_days
     from quant_assets.resources.krx import KRXClient
 
-    latest = latest_price_day(KRXClient())
+    latest = KRXClient().latest_trading_day(now_kst().date())
     if latest is None:
         return []
     return [d.isoformat() for d in previous_trading_days(latest, n)]

@@ -10,7 +10,6 @@ import dagster as dg
 import pandas as pd
 
 from quant_assets.calendar import now_kst
-from quant_assets.publication import latest_price_day
 from quant_assets.resources.krx import KRXClient
 from quant_assets.resources.warehouse import Warehouse
 from quant_assets.schemas.reference import EtfDetailsSchema, TickerSchema
@@ -73,7 +72,7 @@ def stock_list(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: War
     tickers = validate(TickerSchema, pd.concat([listed, gone], ignore_index=True), dataset="stock_list", date=None)
 
     sectors = []
-    day = latest_price_day(krx)
+    day = krx.latest_trading_day(now_kst().date())
     if day is not None:
         for mkt in ("STK", "KSQ"):
             sectors.append(krx.sector_classification(day, mkt)[["ticker", "sector"]])
