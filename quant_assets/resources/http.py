@@ -181,10 +181,13 @@ class Retryable(Exception):
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """Wait before retry n (1-based): ``backoff_initial * 2**(n-1) + uniform(0, jitter)``, capped at
+    `backoff_max`. `jitter` None = `backoff_initial` (so tiny test backoffs stay tiny)."""
+
     max_retries: int = 4
     backoff_initial: float = 1.0
     backoff_max: float = 30.0
-    jitter: float = 1.0
+    jitter: float | None = None
 
 
 def raise_for_transient_status(resp: requests.Response) -> None:
@@ -290,7 +293,11 @@ class Transport:
 
         retrying = Retrying(
             stop=stop_after_attempt(p.max_retries + 1),
-            wait=wait_exponential_jitter(initial=p.backoff_initial, max=p.backoff_max, jitter=p.jitter),
+            wait=wait_exponential_jitter(
+                multiplier=p.backoff_initial,
+                max=p.backoff_max,
+                jitter=p.backoff_initial if p.jitter is None else p.jitter,
+            ),
             retry=retry_if_exception_type(Retryable),
             before_sleep=_log_retry,
             reraise=True,

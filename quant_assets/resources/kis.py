@@ -61,6 +61,9 @@ REAL_ONLY_TR_IDS = frozenset({"FHPST02400000", "FHPST02440000", "FHPST02440200",
 TOKEN_REJECTED = {"EGW00123": "token expired", "EGW00121": "token invalid"}
 RATE_LIMITED = "EGW00201"
 TOKEN_THROTTLED = "EGW00133"
+# 5xx envelopes worth retrying; any other msg_cd in a 5xx is a definite refusal (not retried).
+TRANSIENT_CODES = frozenset({RATE_LIMITED, "EGW00001", "EGW00002"})
+VIRTUAL_UNSUPPORTED = "40310000"  # 모의투자에서는 해당업무가 제공되지 않습니다.
 
 
 class SourceUnsupportedError(SourceError):
@@ -319,7 +322,8 @@ class KISClient(ConfigurableResource):
                 raise Retryable("rate limited (EGW00201)")
             if msg_cd in TOKEN_REJECTED:
                 raise _TokenRejected(msg_cd)
-            raise_for_transient_status(resp)
+            if msg_cd is None or msg_cd in TRANSIENT_CODES:
+                raise_for_transient_status(resp)
             if body is None:
                 if resp.status_code < 400:
                     raise Retryable("truncated or invalid JSON body", kind="data")
@@ -327,7 +331,9 @@ class KISClient(ConfigurableResource):
             rt_cd = str(body.get("rt_cd", "0")) if isinstance(body, dict) else "0"
             if resp.status_code >= 400 or rt_cd != "0":
                 text = self._redact(f"{tr_id} {code or ''} refused: HTTP {resp.status_code} {msg_cd or ''} {msg1}")
-                if self.env == "virtual" and tr_id in REAL_ONLY_TR_IDS:
+                if msg_cd == VIRTUAL_UNSUPPORTED or "모의투자" in msg1 or (
+                    self.env == "virtual" and tr_id in REAL_ONLY_TR_IDS
+                ):
                     raise SourceUnsupportedError(self.source, text + " (not available on the virtual host)", dataset=dataset)
                 raise SourceError(self.source, text, dataset=dataset)
             return body

@@ -749,7 +749,7 @@ def parse_kis_nav_daily(payload: Any, code: str) -> pd.DataFrame:
 
 
 _KIS_COMPONENT_COLS = [
-    Col("stck_shrn_iscd", "code", "code"),
+    Col("stck_shrn_iscd", "code", "text"),  # cash lines carry longer codes (KRD010010001)
     Col("hts_kor_isnm", "name", "text"),
     Col("stck_prpr", "price"),
     Col("prdy_ctrt", "change_pct", required=False),

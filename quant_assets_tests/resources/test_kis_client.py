@@ -131,7 +131,7 @@ def test_kis_5xx_exhausted_no_secret(rsim, make_kis, all_logs, kis_key):
 def test_kis_timeout_and_truncated_retried(rsim, make_kis):
     a = make_kis(timeout_seconds=0.5)
     a.stock_price("005930")
-    rsim.set_faults({"seed": 1, "rules": [{"source": "kis", "fault": "timeout", "times": 1}]})
+    rsim.set_faults({"seed": 1, "rules": [{"source": "kis", "fault": "timeout", "times": 1, "seconds": 1.5}]})
     assert a.stock_price("005930").iloc[0]["price"] > 0
     rsim.set_faults(kis_rule("truncated", times=1))
     assert a.stock_price("005930").iloc[0]["price"] > 0
@@ -157,9 +157,21 @@ def test_virtual_refuses_etf_endpoints_before_sending(rsim, make_kis):
 def test_virtual_server_error_envelope_is_handled(rsim, make_kis):
     # misconfigured: env says real but the URL is the virtual host -> the server's own refusal
     c = make_kis(env="real", base_url=rsim.kis_virtual_url, requests_per_second=1.8)
-    with pytest.raises(SourceError) as ei:
+    c.access_token()
+    n0 = len(rsim.request_log)
+    with pytest.raises(SourceUnsupportedError) as ei:
         c.etf_price("069500")
-    assert "FHPST02400000" in str(ei.value)
+    assert "FHPST02400000" in str(ei.value) and "40310000" in str(ei.value)
+    assert len(rsim.request_log) - n0 == 1  # a definite refusal: not retried
+
+
+def test_other_error_envelope_not_retried(rsim, make_kis):
+    c = make_kis()
+    c.access_token()
+    n0 = len(rsim.request_log)
+    with pytest.raises(SourceError):  # unknown path -> EGW00003 envelope
+        c.get("/uapi/domestic-stock/v1/quotations/no-such-api", "FHKST01010100", {"FID_INPUT_ISCD": "005930"})
+    assert len(rsim.request_log) - n0 <= 1
 
 
 # -- typed datasets --------------------------------------------------------------------------
@@ -190,7 +202,7 @@ def test_etf_quotes(rsim, make_kis):
     t = a.nav_trend("069500").iloc[0]
     assert t["nav"] > 0 and t["price"] > 0
     comp = a.etf_components("069500")
-    assert len(comp) > 0 and comp["code"].str.len().eq(6).all()
+    assert len(comp) > 0 and comp["code"].str.len().isin([6, 12]).all()
     assert (comp["shares_per_cu"].dropna() > 0).all()
     nav = a.nav_daily("069500", "2023-06-01", "2024-01-05")
     assert nav["date"].is_monotonic_increasing and nav["date"].is_unique and len(nav) > 100
@@ -200,3 +212,12 @@ def test_etf_quotes(rsim, make_kis):
 def test_kis_repr_hides_secrets(kis_key):
     c = KISClient(app_key=kis_key, app_secret=SECRET)
     assert SECRET not in repr(c) and kis_key not in repr(c)
+
+
+def test_virtual_default_rate_stays_under_2_per_second(rsim, make_kis):
+    v = make_kis(env="virtual", requests_per_second=None)  # default 1.8/s on the virtual host
+    v.access_token()
+    n0 = len(rsim.request_log)
+    for _ in range(3):
+        v.stock_price("005930")
+    assert len(log_entries(rsim, n0, "inquire-price")) == 3  # no EGW00201 retries needed

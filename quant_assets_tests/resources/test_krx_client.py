@@ -133,7 +133,7 @@ def test_retries_exhausted_is_unavailable(rsim, make_krx, all_logs):
 def test_timeout_retried(rsim, make_krx):
     krx = make_krx(timeout_seconds=0.5)
     krx.etf_master()
-    rsim.set_faults(rule("timeout", times=1))
+    rsim.set_faults(rule("timeout", times=1, seconds=1.5))
     n0 = len(rsim.request_log)
     assert len(krx.stock_daily(TRADING_DAY)) > 0
     assert len(log_entries(rsim, n0, "MDCSTAT01501")) == 2
@@ -156,20 +156,39 @@ def test_truncated_once_is_retried(rsim, make_krx):
     assert len(krx.stock_daily(TRADING_DAY)) > 0
 
 
-def test_corrupt_value_is_data_error(rsim, make_krx):
+def test_missing_field_names_ticker_and_field(rsim, make_krx):
     krx = make_krx()
     krx.etf_master()
-    rsim.set_faults(rule("corrupt", times=1))
+    rsim.set_faults(rule("corrupt", kind="missing_field", ticker="005930", field="TDD_HGPRC"))
     with pytest.raises(SourceDataError) as ei:
         krx.stock_daily(TRADING_DAY)
-    assert ei.value.dataset == "MDCSTAT01501" and ei.value.date == TRADING_DAY
+    e = ei.value
+    assert (e.dataset, e.date, e.ticker, e.field) == ("MDCSTAT01501", TRADING_DAY, "005930", "TDD_HGPRC")
 
 
-def test_ban_blocks_and_opens_breaker(rsim, make_krx):
+def test_empty_list_on_trading_day_is_data_error(rsim, make_krx):
+    krx = make_krx()
+    rsim.set_faults(rule("corrupt", bld="MDCSTAT04301", kind="empty"))
+    with pytest.raises(SourceDataError, match="empty") as ei:
+        krx.etf_daily(TRADING_DAY)
+    assert ei.value.date == TRADING_DAY
+
+
+def test_dashed_price_kept_as_nan_not_dropped(rsim, make_krx):
+    krx = make_krx()
+    full = krx.stock_daily(TRADING_DAY)
+    rsim.set_faults(rule("corrupt", kind="dash_price", ticker="005930"))
+    df = krx.stock_daily(TRADING_DAY)
+    assert len(df) == len(full)
+    assert np.isnan(df.set_index("ticker").loc["005930", "close"])
+
+
+@pytest.mark.parametrize("variant", ["html200", "403"])
+def test_ban_blocks_and_opens_breaker(rsim, make_krx, variant):
     br = InMemoryCircuitBreaker()
     krx = make_krx(breaker=br)
     krx.etf_master()
-    rsim.set_faults(rule("ban", times=1))
+    rsim.set_faults(rule("ban", times=1, variant=variant))
     n0 = len(rsim.request_log)
     with pytest.raises(SourceBlockedError):
         krx.stock_daily(TRADING_DAY)
