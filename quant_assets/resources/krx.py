@@ -362,12 +362,13 @@ class KRXClient(ConfigurableResource):
         payload = self.fetch(STAT + P.SECTOR_CLASSIFICATION, params, dataset=P.SECTOR_CLASSIFICATION, date=d)
         return P.parse_sector_classification(payload, d)
 
-    def etf_pdf(self, date: Date | datetime | str, isin: str) -> pd.DataFrame:
-        """MDCSTAT05001 — holdings (PDF) of one ETF (by ISIN) on `date`, cash/futures lines kept."""
+    def etf_pdf(self, date: Date | datetime | str, isin: str, *, allow_empty: bool = False) -> pd.DataFrame:
+        """MDCSTAT05001 — holdings (PDF) of one ETF (by ISIN) on `date`, cash/futures lines kept.
+        An empty answer raises SourceDataError unless `allow_empty=True` (publication probes)."""
         d = P.yyyymmdd(date)
         i = _isin(isin)
         payload = self.fetch(STAT + P.ETF_PDF, {"trdDd": d, "isuCd": i}, dataset=P.ETF_PDF, date=d)
-        return P.parse_etf_pdf(payload, d, isin=i)
+        return P.parse_etf_pdf(payload, d, isin=i, allow_empty=allow_empty)
 
     def etf_price_history(self, isin: str, start, end) -> pd.DataFrame:
         """MDCSTAT04501 — one ETF's daily prices/NAV/AUM over [start, end], ascending."""

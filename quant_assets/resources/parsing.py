@@ -490,11 +490,14 @@ _PDF_COLS = [
 ]
 
 
-def parse_etf_pdf(payload: Any, date: str, isin: str | None = None) -> pd.DataFrame:
-    """MDCSTAT05001 holdings of one ETF (cash and futures lines kept). Empty -> SourceDataError."""
+def parse_etf_pdf(payload: Any, date: str, isin: str | None = None, allow_empty: bool = False) -> pd.DataFrame:
+    """MDCSTAT05001 holdings of one ETF (cash and futures lines kept).
+
+    Empty -> SourceDataError unless `allow_empty` (KRX answers [] before 18:00 publication, on a
+    closed day, and without a login — an ETF never really holds nothing)."""
     rows = extract_rows(payload, "output", ETF_PDF, date)
     df = rows_to_frame(rows, _PDF_COLS, ETF_PDF, date=date, ticker_src="COMPST_ISU_CD")
-    if len(df) == 0:
+    if len(df) == 0 and not allow_empty:
         raise SourceDataError(ETF_PDF, "empty output (no holdings)", date=date, ticker=isin)
     return _with_date(df, to_date(date))
 

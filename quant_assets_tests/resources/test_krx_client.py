@@ -230,6 +230,9 @@ def test_etf_datasets(rsim, make_krx):
     isin = master.set_index("ticker").loc["069500", "isin"] if "069500" in set(master["ticker"]) else master["isin"].iloc[0]
     pdf = krx.etf_pdf(TRADING_DAY, isin)
     assert len(pdf) > 0 and {"constituent_code", "shares_per_cu", "weight_pct"} <= set(pdf.columns)
+    with pytest.raises(SourceDataError, match="empty"):  # closed day: KRX answers []
+        krx.etf_pdf(HOLIDAY, isin)
+    assert len(krx.etf_pdf(HOLIDAY, isin, allow_empty=True)) == 0
     hist = krx.etf_price_history(isin, "2023-12-01", TRADING_DAY)
     assert hist["date"].is_monotonic_increasing and hist["date"].max() == date(2024, 1, 5)
     assert hist["nav"].notna().all()
