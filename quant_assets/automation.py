@@ -10,7 +10,6 @@
   that is still missing (never loaded, or failed), and skips holidays.
 """
 
-from __future__ import annotations
 
 import datetime as dt
 

@@ -6,7 +6,6 @@ should, and do our numbers agree with an independent source. They run on an hour
 condition (and with their asset when it is materialized), so the asset pages stay current.
 """
 
-from __future__ import annotations
 
 import datetime as dt
 

@@ -6,7 +6,6 @@
 - `etf_tracking_krx`: what KRX publishes (괴리율, 추적오차율), month by month, beside ours.
 """
 
-from __future__ import annotations
 
 import datetime as dt
 

@@ -5,7 +5,6 @@ per-date snapshots; one multi-asset serves both so the ETF snapshot is requested
 even when both tables are refreshed together.
 """
 
-from __future__ import annotations
 
 import datetime as dt
 

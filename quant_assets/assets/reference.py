@@ -4,7 +4,6 @@ Both assets are snapshots of "listed now" (KRX's master endpoints take no date),
 upsert that retires tickers no longer listed instead of deleting them.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 import pandas as pd
