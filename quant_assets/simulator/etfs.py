@@ -194,9 +194,11 @@ class EtfBook:
         else:
             base = spec.short + {1: "", 2: "레버리지", -1: "인버스", -2: "인버스2X"}[mult]
         name = f"{brand} {base}"
+        variants = [v for v in NAME_VARIANTS if v not in base]
         k = 0
         while name in used:
-            name = f"{brand} {base}{NAME_VARIANTS[k % len(NAME_VARIANTS)]}" + (str(k // len(NAME_VARIANTS) + 1) if k >= len(NAME_VARIANTS) else "")
+            suffix = str(k // len(variants) + 1) if k >= len(variants) else ""
+            name = f"{brand} {base}{variants[k % len(variants)]}{suffix}"
             k += 1
         used.add(name)
         return name

@@ -307,15 +307,21 @@ class Market:
         target = st.beta * float(np.sum(mkt[1:])) + rng.normal(0.0, 0.6, n) * np.sqrt(span / 4150.0)
         slope = ((target - cum[:, T]) / np.maximum(span, 1.0)).astype(np.float32)
         steps = np.arange(T + 1, dtype=np.float32)[None, :] - anchor[:, None].astype(np.float32)
-        cum += np.maximum(steps, 0.0) * slope[:, None]
+        np.maximum(steps, 0.0, out=steps)
+        steps *= slope[:, None]
+        cum += steps
         del steps
-        price = np.exp(cum, dtype=np.float64) * np.array([row["price"] for row in self._stock_rows])[:, None]
+        price = cum.astype(np.float64)  # in place from here on: full-size matrices are ~90 MB each
         del cum, r
+        np.exp(price, out=price)
+        price *= np.array([row["price"] for row in self._stock_rows])[:, None]
         # a split divides the price from its ex-date on (extended column t + 1)
         for i, t, ratio in zip(self.split_i, self.split_t, self.split_r, strict=True):
             price[i, t + 1:] /= ratio
         np.clip(price, 50.0, None, out=price)
-        close_ext = round_tick(price).astype(np.int32)
+        close_ext = np.empty(price.shape, dtype=np.int32)
+        for lo in range(0, n, 512):
+            close_ext[lo:lo + 512] = round_tick(price[lo:lo + 512])
         del price
         self.close = np.ascontiguousarray(close_ext[:, 1:])
         self.offer_price = close_ext[np.arange(n), anchor].astype(np.int64)  # base price on listing day
@@ -480,7 +486,7 @@ class Market:
         base = np.array([s.base for s in self.index_specs])
         self.index_ret = ret
         self.index_level = base[:, None] * np.cumprod(1.0 + ret, axis=1)
-        self.index_cap = cap_sum
+        self.index_cap = np.round(cap_sum / 1e6) * 1e6  # float32 caps: keep only meaningful digits
 
     def index_members(self, k: int, t: int) -> tuple[np.ndarray, np.ndarray]:
         """(stock indexes, cap weights summing to 1) of a constituent index on day t."""
