@@ -1,0 +1,295 @@
+"""Cross-sectional factor scores for day D: one window read, array maths, one partition write.
+
+For D the last 253 trading days of ADJUSTED closes (`ohlcv_adjusted`) and traded value of every
+stock are read in ONE query and laid out as a trading-days x tickers matrix; D's market cap,
+market (KOSPI/KOSDAQ from `tickers`) and KRX fundamentals come from a second, one-row-per-stock
+query. Every factor is then a vector over all tickers at once (no per-ticker Python loop), and
+each (universe, factor) is winsorised at its 1st/99th percentile, z-scored and percentile-ranked.
+
+Factors (raw_value is signed so that higher = more of the factor as named):
+
+| factor          | raw_value                                                        | needs |
+|-----------------|------------------------------------------------------------------|-------|
+| mom_12_1        | C[t-21] / C[t-252] - 1 (adjusted closes)                         | both closes, >=80% of the 253 closes |
+| mom_6_1         | C[t-21] / C[t-126] - 1                                           | both closes, >=80% of the 127 closes |
+| mom_3           | C[t] / C[t-63] - 1                                               | both closes, >=80% of the 64 closes |
+| low_vol_60      | MINUS annualised stdev of daily log returns (60 returns, x sqrt 252) | >=80% of the 60 returns |
+| low_vol_252     | same over 252 returns                                            | >=80% of the 252 returns |
+| size            | ln(market cap on D); higher = larger company                     | market cap > 0 |
+| value_bp        | 1 / PBR (book-to-price)                                          | PBR > 0 |
+| value_ep        | 1 / PER (earnings yield)                                         | PER > 0 (KRX shows '-' for losses) |
+| dividend_yield  | KRX dividend yield, %                                            | published |
+| quality_roe     | PBR / PER (= EPS / BPS, return on equity)                        | PBR, PER > 0 |
+| liquidity_60    | ln(mean traded value over the last 60 days, KRW)                 | >=80% of the 60 days, mean > 0 |
+
+A ticker that does not meet a factor's minimum history gets no row for that factor (rather than a
+score from too little data). Daily log returns are taken only between consecutive trading days
+that both have a close. Universes: KOSPI and KOSDAQ stocks (`tickers.market`, asset_type STOCK)
+and ALL = both together (KONEX and ETFs are not scored). A (universe, factor) with fewer than
+MIN_NAMES scored stocks is skipped. z-score = (winsorised - mean) / population stdev (0 when all
+equal); percentile = average rank / n of the raw value, in (0, 1], 1 = highest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import time
+import warnings
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import psycopg
+from psycopg import sql
+
+from quant_assets.assets.aggregates import (
+    OHLCV,
+    emit,
+    for_each_day,
+    ohlcv_state,
+    partition_metadata,
+    read,
+    table_schema,
+)
+from quant_assets.assets.ranges import DAILY_DERIVED_CONDITION
+from quant_assets.calendar import previous_trading_days, trading_day_partitions
+from quant_assets.resources.warehouse import Warehouse
+from quant_assets.schemas.derived import UNIVERSES, FactorScoresSchema
+from quant_assets.schemas.validation import validate
+
+HISTORY = 253  # closes t-252 .. t
+MIN_COVERAGE = 0.8
+MIN_NAMES = 5
+WINSOR = (1.0, 99.0)
+COVERAGE_WARN = 0.5  # check: share of the ALL universe a factor must score
+ANNUALISE = np.sqrt(252.0)
+FACTORS = ["mom_12_1", "mom_6_1", "mom_3", "low_vol_60", "low_vol_252", "size", "value_bp", "value_ep",
+           "dividend_yield", "quality_roe", "liquidity_60"]
+
+SCORES_SCHEMA = table_schema(
+    ("date", "date", "day D"),
+    ("ticker", "varchar(6)", "KRX short code"),
+    ("universe", "text", "ALL | KOSPI | KOSDAQ"),
+    ("factor", "text", ", ".join(FACTORS)),
+    ("raw_value", "double precision", "signed so that higher = more of the factor (low_vol_* = -volatility)"),
+    ("zscore", "double precision", "z-score of the 1st/99th-percentile winsorised value in the universe"),
+    ("percentile", "double precision", "average rank / n of raw_value in the universe, (0, 1]"),
+)
+
+WINDOW_SQL = sql.SQL(
+    "COPY (SELECT date, ticker, close, value FROM ohlcv_adjusted "
+    "WHERE asset_type = 'STOCK' AND date >= {start} AND date <= {day}) TO STDOUT (FORMAT csv)"
+)
+CROSS_SQL = """
+SELECT o.ticker, t.market, o.market_cap::float8 AS market_cap, f.per::float8 AS per, f.pbr::float8 AS pbr,
+       f.dividend_yield::float8 AS dividend_yield
+FROM ohlcv_data o
+JOIN tickers t ON t.ticker = o.ticker AND t.market IN ('KOSPI', 'KOSDAQ')
+LEFT JOIN stock_fundamentals f ON f.ticker = o.ticker AND f.date = o.date
+WHERE o.date = %(day)s AND o.asset_type = 'STOCK'
+ORDER BY o.ticker
+"""
+
+
+def read_window(conn: psycopg.Connection, days: list[dt.date]) -> pd.DataFrame:
+    """All stocks' adjusted closes and traded values over `days`, in one COPY round trip."""
+    query = WINDOW_SQL.format(start=sql.Literal(days[0]), day=sql.Literal(days[-1]))
+    buf = io.BytesIO()
+    with conn.cursor() as cur, cur.copy(query) as copy:
+        for chunk in copy:
+            buf.write(chunk)
+    buf.seek(0)
+    return pd.read_csv(buf, names=["date", "ticker", "close", "value"], dtype={"date": str, "ticker": str})
+
+
+def to_matrix(frame: pd.DataFrame, column: str, days: list[str], tickers: pd.Index) -> np.ndarray:
+    """days x tickers matrix of `column` (NaN where a ticker has no bar that day)."""
+    out = np.full((len(days), len(tickers)), np.nan)
+    r = pd.Index(days).get_indexer(frame["date"])
+    c = tickers.get_indexer(frame["ticker"])
+    keep = (r >= 0) & (c >= 0)
+    out[r[keep], c[keep]] = frame[column].to_numpy(dtype=float)[keep]
+    return out
+
+
+def _enough(block: np.ndarray) -> np.ndarray:
+    return (~np.isnan(block)).sum(axis=0) >= MIN_COVERAGE * block.shape[0]
+
+
+def _momentum(closes: np.ndarray, start: int, end: int) -> np.ndarray:
+    """closes[t-end] / closes[t-start] - 1 (offsets back from the last row t), history-checked."""
+    t = closes.shape[0] - 1
+    first, last = closes[t - start], closes[t - end]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = last / first - 1.0
+    return np.where(_enough(closes[t - start:]) & (first > 0), out, np.nan)
+
+
+def _volatility(log_returns: np.ndarray, n: int) -> np.ndarray:
+    block = log_returns[-n:]
+    ok = (~np.isnan(block)).sum(axis=0) >= max(2, MIN_COVERAGE * n)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (not listed yet)
+        vol = np.nanstd(block, axis=0, ddof=1) * ANNUALISE
+    return np.where(ok, vol, np.nan)
+
+
+def compute_factors(closes: np.ndarray, values: np.ndarray, cross: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Raw factor values for the last row of `closes` (days x tickers, ADJUSTED), NaN = not scored.
+
+    `values` is traded value (same shape); `cross` holds market_cap, per, pbr, dividend_yield per
+    ticker in the matrices' column order.
+    """
+    if closes.shape[0] != HISTORY:
+        raise ValueError(f"need {HISTORY} rows of closes, got {closes.shape[0]}")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        logc = np.log(np.where(closes > 0, closes, np.nan))
+        rets = np.diff(logc, axis=0)
+        cap = cross["market_cap"].to_numpy(dtype=float)
+        per = cross["per"].to_numpy(dtype=float)
+        pbr = cross["pbr"].to_numpy(dtype=float)
+        recent_value = values[-60:]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            avg_value = np.nanmean(recent_value, axis=0)
+        return {
+            "mom_12_1": _momentum(closes, 252, 21),
+            "mom_6_1": _momentum(closes, 126, 21),
+            "mom_3": _momentum(closes, 63, 0),
+            "low_vol_60": -_volatility(rets, 60),
+            "low_vol_252": -_volatility(rets, 252),
+            "size": np.where(cap > 0, np.log(cap), np.nan),
+            "value_bp": np.where(pbr > 0, 1.0 / pbr, np.nan),
+            "value_ep": np.where(per > 0, 1.0 / per, np.nan),
+            "dividend_yield": cross["dividend_yield"].to_numpy(dtype=float),
+            "quality_roe": np.where((pbr > 0) & (per > 0), pbr / per, np.nan),
+            "liquidity_60": np.where(_enough(recent_value) & (avg_value > 0), np.log(avg_value), np.nan),
+        }
+
+
+def score(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Winsorise at the 1st/99th percentile, z-score (population stdev), percentile-rank (0, 1]."""
+    lo, hi = np.percentile(raw, WINSOR)
+    w = np.clip(raw, lo, hi)
+    sd = w.std()
+    z = (w - w.mean()) / sd if sd > 0 else np.zeros_like(w)
+    pct = pd.Series(raw).rank(method="average", pct=True).to_numpy()
+    return z, pct
+
+
+def cross_section(day: dt.date, tickers: pd.Index, markets: np.ndarray,
+                  factors: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Long frame (date, ticker, universe, factor, raw_value, zscore, percentile)."""
+    parts = []
+    universes = {"ALL": np.ones(len(tickers), bool), "KOSPI": markets == "KOSPI", "KOSDAQ": markets == "KOSDAQ"}
+    for universe in UNIVERSES:
+        members = universes[universe]
+        for name in FACTORS:
+            raw = factors[name]
+            keep = members & np.isfinite(raw)
+            if keep.sum() < MIN_NAMES:
+                continue
+            z, pct = score(raw[keep])
+            parts.append(pd.DataFrame({
+                "ticker": tickers[keep], "universe": universe, "factor": name,
+                "raw_value": raw[keep], "zscore": z, "percentile": pct,
+            }))
+    cols = ["date", "ticker", "universe", "factor", "raw_value", "zscore", "percentile"]
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(parts, ignore_index=True)
+    out.insert(0, "date", pd.Timestamp(day))
+    return out[cols]
+
+
+def factor_frame(conn: psycopg.Connection, day: dt.date) -> tuple[pd.DataFrame, dict]:
+    """Read D's window, compute and score every factor; returns the rows and timing stats."""
+    t0 = time.perf_counter()
+    days = previous_trading_days(day, HISTORY)
+    cross = read(conn, CROSS_SQL, {"day": day})
+    window = read_window(conn, days)
+    t1 = time.perf_counter()
+    tickers = pd.Index(cross["ticker"])
+    keys = [d.isoformat() for d in days]
+    closes = to_matrix(window, "close", keys, tickers)
+    values = to_matrix(window, "value", keys, tickers)
+    factors = compute_factors(closes, values, cross)
+    frame = cross_section(day, tickers, cross["market"].to_numpy(), factors)
+    t2 = time.perf_counter()
+    stats = {"read_seconds": round(t1 - t0, 3), "compute_seconds": round(t2 - t1, 3),
+             "stocks": len(tickers), "window_rows": len(window)}
+    return frame, stats
+
+
+def check_scores(frame: pd.DataFrame, stocks: int) -> tuple[list[str], list[str]]:
+    """(standardisation errors, coverage warnings) for one day's rows."""
+    errors, warnings = [], []
+    if frame.empty:
+        return errors, ([f"no factor could be scored for {stocks} stocks"] if stocks else [])
+    g = frame.groupby(["universe", "factor"])["zscore"]
+    stats = pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=0)})
+    bad = stats[(stats["mean"].abs() > 1e-6) | (((stats["std"] - 1).abs() > 1e-6) & (stats["std"] > 0))]
+    errors += [f"{u}/{f}: mean {r['mean']:.2e}, std {r['std']:.6f}" for (u, f), r in bad.iterrows()]
+    counts = frame[frame["universe"] == "ALL"].groupby("factor").size().reindex(FACTORS, fill_value=0)
+    warnings += [f"{f}: {n}/{stocks}" for f, n in counts.items() if stocks and n < COVERAGE_WARN * stocks]
+    return errors, warnings
+
+
+@dg.asset(
+    partitions_def=trading_day_partitions,
+    deps=[dg.AssetDep(OHLCV, partition_mapping=dg.TimeWindowPartitionMapping()),
+          dg.AssetDep("adjustment_factors", partition_mapping=dg.TimeWindowPartitionMapping()),
+          dg.AssetDep("stock_fundamentals", partition_mapping=dg.TimeWindowPartitionMapping()),
+          "stock_list"],
+    kinds={"postgres", "pandas", "numpy"},
+    group_name="factors",
+    description=(
+        "Cross-sectional factor scores per stock and day (table `factor_scores`, PK (date, universe, factor, "
+        "ticker), month-partitioned): momentum 12-1/6-1/3m and low volatility 60/252d on SPLIT-ADJUSTED closes "
+        "(`ohlcv_adjusted`, 253 trading days ending at D), size (ln market cap), value (1/PBR, 1/PER, dividend "
+        "yield), quality (PBR/PER = ROE) and liquidity (ln 60-day mean traded value). Universes ALL, KOSPI, "
+        "KOSDAQ (stocks); winsorised 1/99%, z-scored, percentile-ranked. Factors need >=80% of their window."
+    ),
+    metadata={"dagster/table_name": "quant.public.factor_scores", "price_basis": "adjusted"},
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    # stock_list (unpartitioned) refreshes daily; it must not re-trigger a week of partitions.
+    automation_condition=DAILY_DERIVED_CONDITION.ignore(dg.AssetSelection.assets("stock_list")),
+    output_required=False,
+    check_specs=[
+        dg.AssetCheckSpec("standardised", asset="factor_scores",
+                          description="Every (universe, factor) has z-score mean 0 and population stdev 1."),
+        dg.AssetCheckSpec("coverage", asset="factor_scores",
+                          description=f"WARN when a factor scores fewer than {COVERAGE_WARN:.0%} of the ALL "
+                                      "universe (missing history or fundamentals)."),
+    ],
+)
+def factor_scores(context, warehouse: Warehouse):
+    errors: list[str] = []
+    coverage: list[str] = []
+
+    def process(day: dt.date, conn: psycopg.Connection) -> dict:
+        state = ohlcv_state(conn, day)
+        frame, stats = factor_frame(conn, day)
+        frame = validate(FactorScoresSchema, frame, dataset="factor_scores", date=str(day))
+        warehouse.replace_partition("factor_scores", frame, where={"date": day})
+        errs, warns = check_scores(frame, stats["stocks"])
+        errors.extend(f"{day} {e}" for e in errs)
+        coverage.extend(f"{day} {w}" for w in warns)
+        context.log.info(f"factor_scores {day}: {len(frame)} rows, {stats}")
+        preview = frame[(frame["universe"] == "ALL") & (frame["factor"] == "mom_12_1")]
+        preview = preview.sort_values("percentile", ascending=False).head(5)
+        return partition_metadata("factor_scores", len(frame), preview, SCORES_SCHEMA, date=str(day),
+                                  price_basis="adjusted", ohlcv=state, **stats)
+
+    report = for_each_day(context, warehouse, process)
+    yield from emit(context, report, [
+        dg.AssetCheckResult(check_name="standardised", passed=not errors,
+                            metadata={"failures": "\n".join(errors[:20]) or "none"}),
+        dg.AssetCheckResult(check_name="coverage", passed=not coverage, severity=dg.AssetCheckSeverity.WARN,
+                            metadata={"low_coverage": "\n".join(coverage[:30]) or "none"}),
+    ])
+
+
+ASSETS = [factor_scores]
+CHECKS: list = []  # declared on the asset (check_specs)

@@ -1,0 +1,54 @@
+"""Stock fundamentals: fetch KRX's EPS/PER/BPS/PBR/DPS/dividend yield for day D, check, store."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+
+from quant_assets.assets.daily import DayResult, for_each_trading_day
+from quant_assets.calendar import trading_day_partitions
+from quant_assets.resources.krx import KRXClient
+from quant_assets.resources.warehouse import Warehouse
+from quant_assets.schemas.derived import StockFundamentalsSchema
+from quant_assets.schemas.validation import validate
+
+FUNDAMENTALS = dg.AssetKey("stock_fundamentals")
+COLUMNS = ["date", "ticker", "eps", "per", "bps", "pbr", "dps", "dividend_yield"]
+SOURCE = "KRX MDCSTAT03501 (mktId=ALL)"
+# Same as prices.INGEST_POLICY: one run per 250 days (one KRX login, one rate limiter).
+INGEST_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=250)
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec(
+        FUNDAMENTALS, skippable=True, kinds={"postgres", "pandas"}, group_name="fundamentals",
+        description="Per listed stock and trading day: EPS, PER, BPS, PBR, DPS and dividend yield as KRX publishes "
+                    "them (table `stock_fundamentals`, PK (ticker, date), month-partitioned); NULL where KRX shows "
+                    "'-' (e.g. PER of a loss-making company). Valuation ratios use RAW closes, as KRX computes them.",
+        metadata={"dagster/table_name": "quant.public.stock_fundamentals"},
+        # KRX publishes the day's ratios with the end-of-day prices; request today's partition on
+        # weekday evenings (on a KRX holiday the latest partition is the last trading day, which
+        # is simply re-fetched: the write is idempotent).
+        automation_condition=dg.AutomationCondition.on_cron("30 18 * * 1-5", "Asia/Seoul"),
+    )],
+    partitions_def=trading_day_partitions,
+    backfill_policy=INGEST_POLICY,
+    can_subset=True,
+    pool="krx",
+)
+def stock_fundamentals(context, krx: KRXClient, warehouse: Warehouse):
+    def process_day(day: dt.date) -> list[DayResult]:
+        key = day.isoformat()
+        raw = krx.stock_fundamentals(day, market="ALL")
+        frame = validate(StockFundamentalsSchema, raw[COLUMNS], dataset="stock_fundamentals", date=key)
+        warehouse.replace_partition("stock_fundamentals", frame, where={"date": day},
+                                    status=("stock_fundamentals", day, SOURCE))
+        return [DayResult(FUNDAMENTALS, frame, SOURCE, {"per_missing": int(frame["per"].isna().sum())})]
+
+    for_each_trading_day(context, warehouse, process_day, status_assets=["stock_fundamentals"])
+    yield from ()
+
+
+ASSETS = [stock_fundamentals]
+CHECKS: list = []

@@ -1,0 +1,134 @@
+"""Factor scores for one day against hand computations on the synthetic market."""
+
+from __future__ import annotations
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+
+from quant_assets_tests.test_aggregates import (
+    DAYS,
+    ETF_TICKER,
+    KOSPI,
+    SHORT_TICKER,
+    SPLIT,
+    SPLIT_DAY,
+    SPLIT_TICKER,
+    check_results,
+    market,  # noqa: F401  (fixture)
+)
+
+DAY = DAYS[-1]
+LOSS_MAKER = "000050"  # KRX shows PER "-": no earnings yield, no ROE
+GAPPY = "000070"  # 30% of its recent bars missing: below the 80% history rule
+
+
+def fundamentals(bars: pd.DataFrame) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    stocks = sorted(bars.loc[(bars["date"] == DAY) & (bars["asset_type"] == "STOCK"), "ticker"])
+    frame = pd.DataFrame({
+        "date": DAY, "ticker": stocks, "eps": rng.uniform(100, 5000, len(stocks)),
+        "per": rng.uniform(4, 40, len(stocks)), "bps": rng.uniform(1000, 90000, len(stocks)),
+        "pbr": rng.uniform(0.3, 4, len(stocks)), "dps": rng.uniform(0, 2000, len(stocks)),
+        "dividend_yield": rng.uniform(0, 6, len(stocks)),
+    })
+    frame.loc[frame["ticker"] == LOSS_MAKER, ["per", "eps"]] = [np.nan, -120.0]
+    return frame.round(2)  # KRX publishes two decimals
+
+
+@pytest.fixture()
+def scored(warehouse, market):  # noqa: F811
+    from quant_assets.assets.factors import factor_scores
+    from quant_assets.assets.ranges import adjustment_factors
+
+    warehouse.replace_partition("stock_fundamentals", fundamentals(market), where={"date": DAY})
+    gaps = DAYS[-240:-120:4] + DAYS[-120:-64:2]  # 58 of the last 253 days; endpoints and last 64 kept
+    warehouse.execute("DELETE FROM ohlcv_data WHERE ticker = %s AND date = ANY(%s)", (GAPPY, gaps))
+    dg.materialize([adjustment_factors], resources={"warehouse": warehouse}, partition_key=SPLIT_DAY.isoformat())
+    result = dg.materialize([factor_scores], resources={"warehouse": warehouse}, partition_key=DAY.isoformat())
+    rows = warehouse.read_frame("SELECT * FROM factor_scores WHERE date = %s ORDER BY universe, factor, ticker",
+                                (DAY,))
+    return result, rows, market[~((market["ticker"] == GAPPY) & market["date"].isin(gaps))]
+
+
+def adjusted_closes(bars: pd.DataFrame) -> pd.DataFrame:
+    """days x tickers of split-adjusted closes, computed here from the generated frame."""
+    df = bars[bars["asset_type"] == "STOCK"].copy()
+    pre = (df["ticker"] == SPLIT_TICKER) & (df["date"] < SPLIT_DAY)
+    df.loc[pre, "close"] = df.loc[pre, "close"] / SPLIT
+    return df.pivot(index="date", columns="ticker", values="close").reindex(DAYS)
+
+
+def value_of(rows: pd.DataFrame, ticker: str, factor: str, universe: str = "ALL") -> float:
+    hit = rows[(rows["ticker"] == ticker) & (rows["factor"] == factor) & (rows["universe"] == universe)]
+    assert len(hit) == 1, (ticker, factor, universe)
+    return float(hit["raw_value"].iloc[0])
+
+
+def test_factor_values_match_hand_computation(scored, market):  # noqa: F811
+    result, rows, bars = scored
+    assert check_results(result) == {"standardised": True, "coverage": True}
+    closes = adjusted_closes(bars)
+    c = closes[SPLIT_TICKER]
+    # 12-1 momentum spans the 1:5 split: t-252 is before it, so it needs the ADJUSTED close
+    assert DAYS[-253] < SPLIT_DAY < DAYS[-22]
+    expected = c[DAYS[-22]] / c[DAYS[-253]] - 1
+    assert value_of(rows, SPLIT_TICKER, "mom_12_1") == pytest.approx(expected, rel=1e-9)
+    assert value_of(rows, SPLIT_TICKER, "mom_6_1") == pytest.approx(c[DAYS[-22]] / c[DAYS[-127]] - 1, rel=1e-9)
+    assert value_of(rows, SPLIT_TICKER, "mom_3") == pytest.approx(c[DAYS[-1]] / c[DAYS[-64]] - 1, rel=1e-9)
+    rets = np.diff(np.log(c.to_numpy()[-61:]))
+    assert value_of(rows, SPLIT_TICKER, "low_vol_60") == pytest.approx(-rets.std(ddof=1) * np.sqrt(252), rel=1e-9)
+
+    t = KOSPI[3]
+    today = bars[(bars["ticker"] == t) & (bars["date"] == DAY)].iloc[0]
+    fund = fundamentals(market).set_index("ticker").loc[t]
+    values = bars[(bars["ticker"] == t) & bars["date"].isin(DAYS[-60:])]["value"]
+    assert value_of(rows, t, "size") == pytest.approx(np.log(today["market_cap"]))
+    assert value_of(rows, t, "value_bp") == pytest.approx(1 / fund["pbr"], rel=1e-12)
+    assert value_of(rows, t, "value_ep") == pytest.approx(1 / fund["per"], rel=1e-12)
+    assert value_of(rows, t, "quality_roe") == pytest.approx(fund["pbr"] / fund["per"], rel=1e-12)
+    assert value_of(rows, t, "dividend_yield") == pytest.approx(fund["dividend_yield"])
+    assert value_of(rows, t, "liquidity_60") == pytest.approx(np.log(values.mean()), rel=1e-12)
+
+
+def test_cross_section_is_standardised_and_universes_are_stocks(scored):
+    _, rows, _ = scored
+    for (universe, factor), g in rows.groupby(["universe", "factor"]):
+        assert abs(g["zscore"].mean()) < 1e-9, (universe, factor)
+        assert g["zscore"].std(ddof=0) == pytest.approx(1.0, abs=1e-9), (universe, factor)
+        assert g["percentile"].between(0, 1, inclusive="right").all()
+        top = g.loc[g["raw_value"].idxmax()]
+        assert top["percentile"] == 1.0
+        # independent winsorise + z-score
+        x = g["raw_value"].to_numpy()
+        lo, hi = np.percentile(x, [1, 99])
+        w = np.clip(x, lo, hi)
+        np.testing.assert_allclose(g["zscore"].to_numpy(), (w - w.mean()) / w.std(), atol=1e-9)
+    assert ETF_TICKER not in set(rows["ticker"])
+    assert set(rows.loc[rows["universe"] == "KOSPI", "ticker"]) <= set(KOSPI)
+    assert not set(rows.loc[rows["universe"] == "KOSDAQ", "ticker"]) & set(KOSPI)
+    assert set(rows["factor"]) == {"mom_12_1", "mom_6_1", "mom_3", "low_vol_60", "low_vol_252", "size", "value_bp",
+                                   "value_ep", "dividend_yield", "quality_roe", "liquidity_60"}
+
+
+def test_short_or_gappy_history_gets_no_score_rather_than_a_wrong_one(scored):
+    _, rows, _ = scored
+    short = set(rows.loc[rows["ticker"] == SHORT_TICKER, "factor"])  # listed 60 trading days ago
+    assert not short & {"mom_12_1", "mom_6_1", "mom_3", "low_vol_252"}
+    assert {"low_vol_60", "size", "liquidity_60"} <= short  # 59 of 60 returns: enough
+    gappy = set(rows.loc[rows["ticker"] == GAPPY, "factor"])
+    assert not gappy & {"mom_12_1", "mom_6_1", "low_vol_252"}  # endpoints exist, coverage < 80%
+    assert "mom_3" in gappy  # its last 64 days are only lightly gapped
+    loss = set(rows.loc[rows["ticker"] == LOSS_MAKER, "factor"])
+    assert "value_ep" not in loss and "quality_roe" not in loss and "value_bp" in loss
+
+
+def test_rerun_gives_identical_rows(scored, warehouse):
+    from quant_assets.assets.factors import factor_scores
+
+    _, rows, _ = scored
+    dg.materialize([factor_scores], resources={"warehouse": warehouse}, partition_key=DAY.isoformat())
+    again = warehouse.read_frame("SELECT * FROM factor_scores WHERE date = %s ORDER BY universe, factor, ticker",
+                                 (DAY,))
+    pd.testing.assert_frame_equal(rows, again)

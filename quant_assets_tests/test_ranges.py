@@ -1,0 +1,155 @@
+"""Adjustment factors, the adjusted view and 52-week ranges against independent computations."""
+
+from __future__ import annotations
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+
+from quant_assets_tests.test_aggregates import (
+    DAYS,
+    PENNY_DAY,
+    PENNY_TICKER,
+    SHORT_DAYS,
+    SHORT_TICKER,
+    SPLIT,
+    SPLIT_DAY,
+    SPLIT_TICKER,
+    check_results,
+    market,  # noqa: F401  (fixture)
+    materializations,
+)
+
+# covers the penny stock's rounding day (DAYS[150]) and the split (DAYS[200]) in one ranged run
+FIRST = 140
+RANGE = {"dagster/asset_partition_range_start": DAYS[FIRST].isoformat(),
+         "dagster/asset_partition_range_end": DAYS[-1].isoformat()}
+
+
+def factors_table(warehouse) -> pd.DataFrame:
+    return warehouse.read_frame("SELECT ticker, ex_date, factor::float8 AS factor, prior_close, base_price, reason "
+                                "FROM adjustment_factors ORDER BY ticker, ex_date")
+
+
+def adjusted_expected(bars: pd.DataFrame, upto=None) -> pd.DataFrame:
+    """Independent adjustment: the split ticker's bars before SPLIT_DAY (and on or before `upto`) / 5."""
+    df = bars.copy()
+    pre = (df["ticker"] == SPLIT_TICKER) & (df["date"] < SPLIT_DAY)
+    if upto is not None and upto < SPLIT_DAY:
+        pre &= False
+    for col in ("open", "high", "low", "close"):
+        df.loc[pre, col] = df.loc[pre, col] / SPLIT
+    df.loc[pre, "volume"] = df.loc[pre, "volume"] * SPLIT
+    return df
+
+
+def test_split_found_once_and_adjusted_view_is_continuous(warehouse, market):  # noqa: F811
+    from quant_assets.assets.ranges import adjustment_factors
+
+    result = dg.materialize([adjustment_factors], resources={"warehouse": warehouse}, tags=RANGE)
+    assert materializations(result) == [d.isoformat() for d in DAYS[FIRST:]]  # one run, one event per day
+    assert check_results(result) == {"plausible_factors": True}
+    found = factors_table(warehouse)
+    # exactly the split; the penny stock's one-tick rounding of its base price is not an ex-date
+    assert found[["ticker", "ex_date"]].values.tolist() == [[SPLIT_TICKER, SPLIT_DAY]]
+    row = found.iloc[0]
+    assert row["factor"] == 0.2 and row["reason"] == "split 1:5"
+    assert row["base_price"] * SPLIT == row["prior_close"]
+    assert PENNY_TICKER not in set(found["ticker"]) and PENNY_DAY not in set(found["ex_date"])
+
+    adj = warehouse.read_frame("SELECT date, ticker, open::float8, high::float8, low::float8, close::float8, "
+                               "volume::float8, adj_factor::float8 FROM ohlcv_adjusted ORDER BY ticker, date")
+    expected = adjusted_expected(market).sort_values(["ticker", "date"]).reset_index(drop=True)
+    for col in ("open", "high", "low", "close", "volume"):
+        np.testing.assert_allclose(adj[col].to_numpy(), expected[col].astype(float).to_numpy(), rtol=1e-12,
+                                   err_msg=col)
+    split = adj[adj["ticker"] == SPLIT_TICKER].set_index("date")["close"]
+    raw = market[market["ticker"] == SPLIT_TICKER].set_index("date")
+    i = DAYS.index(SPLIT_DAY)
+    jump_adjusted = split[DAYS[i]] / split[DAYS[i - 1]] - 1
+    base = raw.loc[DAYS[i - 1], "close"] / SPLIT
+    # continuous: the adjusted move on the ex-date is the KRX-reported move against the base price ...
+    assert jump_adjusted == pytest.approx(raw.loc[DAYS[i], "change"] / base, abs=1e-12)
+    assert abs(jump_adjusted) < 0.15
+    assert raw.loc[DAYS[i], "close"] / raw.loc[DAYS[i - 1], "close"] < 0.3  # ... where raw prices fall 80%
+    # raw prices stay raw
+    stored = warehouse.read_frame("SELECT close FROM ohlcv_data WHERE ticker = %s AND date = %s",
+                                  (SPLIT_TICKER, DAYS[i - 1]))
+    assert stored["close"].iloc[0] == raw.loc[DAYS[i - 1], "close"]
+
+    dg.materialize([adjustment_factors], resources={"warehouse": warehouse}, tags=RANGE)
+    pd.testing.assert_frame_equal(found, factors_table(warehouse))
+
+
+def test_missing_prior_day_fails_that_partition_only(warehouse, market):  # noqa: F811
+    from quant_assets.assets.ranges import adjustment_factors
+
+    hole = DAYS[50]
+    warehouse.execute("DELETE FROM ohlcv_data WHERE date = %s", (hole,))
+    tags = {"dagster/asset_partition_range_start": DAYS[49].isoformat(),
+            "dagster/asset_partition_range_end": DAYS[52].isoformat()}
+    result = dg.materialize([adjustment_factors], resources={"warehouse": warehouse}, tags=tags,
+                            raise_on_error=False)
+    assert not result.success
+    # the hole itself (no ohlcv) and the day after (no prior close) fail; the others are stored
+    assert materializations(result) == [DAYS[49].isoformat(), DAYS[52].isoformat()]
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.event_specific_data.error.message
+    assert "2 of 4 partition(s) failed" in message and f"prior trading day {DAYS[50]}" in message
+
+
+def expected_range(bars: pd.DataFrame, day) -> pd.DataFrame:
+    """Independent 52-week range on D's basis: last 250 trading days, latest date on ties."""
+    window = [d for d in DAYS if d <= day][-250:]
+    df = adjusted_expected(bars[bars["date"].isin(window)], upto=day)
+    today = bars[bars["date"] == day].set_index("ticker")["close"]
+    rows = []
+    for ticker, g in df.sort_values("date").groupby("ticker"):
+        c = g.set_index("date")["close"]
+        hi = g.set_index("date")["high"].dropna()
+        lo = g.set_index("date")["low"].dropna()
+        rows.append({
+            "ticker": ticker, "days_in_window": len(g), "window_start": g["date"].iloc[0],
+            "high_close": c.max(), "high_close_date": c[c == c.max()].index.max(),
+            "low_close": c.min(), "low_close_date": c[c == c.min()].index.max(),
+            "high_52w": hi.max(), "high_52w_date": hi[hi == hi.max()].index.max(),
+            "low_52w": lo.min(), "low_52w_date": lo[lo == lo.min()].index.max(),
+            "pct_from_high_close": (today[ticker] / c.max() - 1) * 100,
+            "pct_from_low_close": (today[ticker] / c.min() - 1) * 100,
+        })
+    return pd.DataFrame(rows).set_index("ticker")
+
+
+def test_52_week_range_matches_independent_computation(warehouse, market):  # noqa: F811
+    from quant_assets.assets.ranges import adjustment_factors, price_range_52w
+
+    day, early = DAYS[-1], DAYS[100]
+    dg.materialize([adjustment_factors], resources={"warehouse": warehouse}, tags=RANGE)
+    result = dg.materialize([price_range_52w], resources={"warehouse": warehouse}, partition_key=day.isoformat())
+    assert check_results(result) == {"valid_rows": True}
+    dg.materialize([price_range_52w], resources={"warehouse": warehouse}, partition_key=early.isoformat())
+
+    for d in (day, early):
+        got = warehouse.read_frame("SELECT * FROM price_range_52w WHERE date = %s", (d,)).set_index("ticker")
+        exp = expected_range(market, d)
+        assert sorted(got.index) == sorted(exp.index)
+        got = got.loc[exp.index]
+        for col in ("high_close", "low_close", "high_52w", "low_52w", "pct_from_high_close", "pct_from_low_close"):
+            np.testing.assert_allclose(got[col].astype(float), exp[col].astype(float), atol=1e-3, err_msg=col)
+        for col in ("days_in_window", "window_start", "high_close_date", "low_close_date", "high_52w_date",
+                    "low_52w_date"):
+            assert (got[col] == exp[col]).all(), col
+
+    got = warehouse.read_frame("SELECT * FROM price_range_52w WHERE date = %s", (day,)).set_index("ticker")
+    assert got.loc[SHORT_TICKER, "days_in_window"] == SHORT_DAYS  # short history: what exists
+    assert (got.drop(index=SHORT_TICKER)["days_in_window"] == 250).all()
+    early_rows = warehouse.read_frame("SELECT days_in_window FROM price_range_52w WHERE date = %s", (early,))
+    assert set(early_rows["days_in_window"]) == {101}
+    # the split inside the window leaves no phantom high: pre-split raw closes were 5x higher
+    raw_max = market[(market["ticker"] == SPLIT_TICKER) & market["date"].isin(DAYS[-250:])]["close"].max()
+    assert float(got.loc[SPLIT_TICKER, "high_close"]) < raw_max / 2
+
+    before = warehouse.read_frame("SELECT * FROM price_range_52w ORDER BY date, ticker")
+    dg.materialize([price_range_52w], resources={"warehouse": warehouse}, partition_key=day.isoformat())
+    pd.testing.assert_frame_equal(before, warehouse.read_frame("SELECT * FROM price_range_52w ORDER BY date, ticker"))
