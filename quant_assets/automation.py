@@ -98,7 +98,7 @@ def latest_holdings_day(krx: KRXClient, warehouse: Warehouse) -> dt.date | None:
     day = krx.latest_trading_day(now_kst().date())
     if row.empty or day is None:
         return None
-    return day if len(krx.etf_pdf(day, row["isin"].iloc[0])) else None
+    return day if len(krx.etf_pdf(day, row["isin"].iloc[0], allow_empty=True)) else None
 
 
 @dg.sensor(asset_selection=HOLDINGS_ASSETS, minimum_interval_seconds=600,

@@ -21,7 +21,6 @@ os.environ.pop("QUANT_DATABASE_URL", None)
 for _secret in ("KRX_ID", "KRX_PW", "KIS_APP_KEY", "KIS_APP_SECRET"):
     os.environ.pop(_secret, None)
 
-DATA_TABLES = ("ohlcv_data", "etf_daily", "partition_status", "etf_details", "stock_details", "tickers")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -69,8 +68,9 @@ def warehouse(database_url):
     from quant_assets.resources.warehouse import Warehouse
 
     with psycopg.connect(database_url, autocommit=True) as conn:
-        existing = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
-        tables = [t for t in DATA_TABLES if t in existing]
+        tables = [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations' "
+            "AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = (quote_ident(tablename))::regclass)")]
         conn.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
     return Warehouse(database_url=database_url)
 

@@ -23,6 +23,18 @@ def run(assets, sim, warehouse, **kwargs):
     return dg.materialize(assets, resources=resources(sim, warehouse), raise_on_error=False, **kwargs)
 
 
+def failure_text(result, node: str) -> str:
+    """The user-facing error of a failed step: a Failure's description or the raised error."""
+    data = result.failure_data_for_node(node)
+    if data.user_failure_data is not None:
+        return str(data.user_failure_data.description)
+    parts, err = [], data.error
+    while err is not None:
+        parts.append(err.message)
+        err = err.cause
+    return "\n".join(parts)
+
+
 def range_tags(first, last):
     return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
 
@@ -97,7 +109,7 @@ def test_bad_input_fails_only_that_day_and_names_it(sim, warehouse, corruption, 
                                "fault": "corrupt", **corruption}]})
     result = run([prices.daily_prices], sim, warehouse, tags=range_tags(DAYS[0], DAYS[-1]))
     assert not result.success
-    failure = str(result.failure_data_for_node("daily_prices").user_failure_data.description)
+    failure = failure_text(result, "daily_prices")
     assert "1 of 3 partition(s) failed" in failure
     assert f"{dataset}:" in failure and bad_day in failure and "005930" in failure and field in failure
     loaded = warehouse.read_frame("SELECT DISTINCT date FROM ohlcv_data ORDER BY date")
@@ -115,7 +127,7 @@ def test_unusable_payload_names_dataset_and_date(sim, warehouse, fault):
     sim.set_faults({"rules": [rule]})
     result = run([prices.daily_prices], sim, warehouse, partition_key="2024-03-05")
     assert not result.success
-    failure = str(result.failure_data_for_node("daily_prices").user_failure_data.description)
+    failure = failure_text(result, "daily_prices")
     assert "2024-03-05" in failure and "MDCSTAT04301" in failure or "etf" in failure.lower()
     assert warehouse.read_frame("SELECT count(*) AS n FROM ohlcv_data")["n"].iloc[0] == 0
 

@@ -57,12 +57,14 @@ def aum_frame(snapshot: pd.DataFrame, day: dt.date) -> pd.DataFrame:
     })
 
 
-@dg.asset(
-    key=AUM, partitions_def=trading_day_partitions, backfill_policy=INGEST_POLICY, pool="krx",
-    kinds={"postgres", "pandas"}, group_name="etf", deps=["etf_daily"],
-    description="ETF net assets (순자산총액, KRW) per ETF per day from KRX's bulk snapshot, published "
-                "D+1 morning; NAV × units and the seeds' units × close kept beside it as cross-checks.",
-    metadata={"dagster/table_name": "quant.public.etf_aum"},
+@dg.multi_asset(
+    specs=[dg.AssetSpec(
+        AUM, skippable=True, kinds={"postgres", "pandas"}, group_name="etf", deps=["etf_daily"],
+        description="ETF net assets (순자산총액, KRW) per ETF per day from KRX's bulk snapshot, published "
+                    "D+1 morning; NAV × units and the seeds' units × close kept beside it as cross-checks.",
+        metadata={"dagster/table_name": "quant.public.etf_aum"},
+    )],
+    partitions_def=trading_day_partitions, backfill_policy=INGEST_POLICY, pool="krx",
 )
 def etf_aum(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: Warehouse):
     def process_day(day: dt.date) -> list[DayResult]:
@@ -126,13 +128,16 @@ def holdings_frame(pdf: pd.DataFrame, etf: str, day: dt.date, known: set[str]) -
     })
 
 
-@dg.asset(
-    key=HOLDINGS, partitions_def=trading_day_partitions, backfill_policy=INGEST_POLICY, pool="krx",
-    kinds={"postgres", "pandas"}, group_name="etf", deps=["etf_daily", "etf_list", "stock_list"],
-    description="What one creation unit of every ETF listed on D holds (KRX PDF): shares per CU, market "
-                "value, weight, rank; cash, futures and foreign lines typed. Indexed both ways: ETF → "
-                "holdings and stock → ETFs holding it.",
-    metadata={"dagster/table_name": "quant.public.etf_holdings"},
+@dg.multi_asset(
+    specs=[dg.AssetSpec(
+        HOLDINGS, skippable=True, kinds={"postgres", "pandas"}, group_name="etf",
+        deps=["etf_daily", "etf_list", "stock_list"],
+        description="What one creation unit of every ETF listed on D holds (KRX PDF): shares per CU, market "
+                    "value, weight, rank; cash, futures and foreign lines typed. Indexed both ways: ETF → "
+                    "holdings and stock → ETFs holding it.",
+        metadata={"dagster/table_name": "quant.public.etf_holdings"},
+    )],
+    partitions_def=trading_day_partitions, backfill_policy=INGEST_POLICY, pool="krx",
 )
 def etf_holdings(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: Warehouse):
     known = set(warehouse.read_frame("SELECT ticker FROM tickers")["ticker"])

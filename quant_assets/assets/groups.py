@@ -74,8 +74,9 @@ def groups(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Materi
     manual = yaml_groups(GROUPS_FILE, known)
     with warehouse.connect() as conn, conn.transaction():
         conn.execute("DELETE FROM definition_groups WHERE environment = %s", (env,))
-        conn.execute(SQL_ETF, {"env": env})
-        conn.execute(SQL_SECTOR, {"env": env})
+        for statement in (*SQL_ETF.split(";"), *SQL_SECTOR.split(";")):
+            if statement.strip():
+                conn.execute(statement, {"env": env})
         for group_type, name, description, tickers in manual:
             gid = conn.execute(
                 "INSERT INTO definition_groups (group_type, name, description, source, environment) "

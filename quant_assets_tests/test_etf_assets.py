@@ -1,0 +1,174 @@
+"""ETF analytics on the simulator: AUM, holdings, tracking — formulas checked independently."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from quant_assets.assets import etf, groups, prices, reference
+from quant_assets.calendar import trading_days
+from quant_assets_tests.test_ingest_assets import failure_text, load_reference, range_tags, run
+
+DAYS = [d.isoformat() for d in trading_days("2024-01-02", "2024-02-29")]
+
+
+@pytest.fixture()
+def loaded(sim, warehouse):
+    load_reference(sim, warehouse)
+    assert run([prices.daily_prices], sim, warehouse, tags=range_tags(DAYS[0], DAYS[-1])).success
+    return warehouse
+
+
+def test_aum_is_published_value_with_cross_checks(sim, loaded):
+    warehouse = loaded
+    assert run([etf.etf_aum], sim, warehouse, partition_key=DAYS[-1]).success
+    rows = warehouse.read_frame("SELECT a.*, d.nav, d.close FROM etf_aum a JOIN etf_daily d USING (ticker, date) "
+                                "WHERE date = %s", (DAYS[-1],))
+    assert len(rows) == warehouse.read_frame("SELECT count(*) AS n FROM etf_daily WHERE date = %s",
+                                             (DAYS[-1],))["n"].iloc[0]
+    nav_units = rows["nav"].astype(float) * rows["listed_units"]
+    assert np.allclose(rows["nav_x_units"].astype(float), nav_units.round(), rtol=0, atol=1)
+    assert np.allclose(rows["units_x_close"].astype(float), rows["listed_units"] * rows["close"])
+    assert (abs(rows["aum"] / nav_units - 1) < 0.01).all()  # KRX AUM ≈ NAV × units
+
+
+def test_aum_not_yet_published_fails_with_reason(sim, loaded):
+    from quant_assets.calendar import KST
+    day = DAYS[-1]
+    sim.set_clock(dt.datetime.fromisoformat(day + "T20:00:00").replace(tzinfo=KST))
+    try:
+        result = run([etf.etf_aum], sim, loaded, partition_key=day)
+    finally:
+        sim.set_clock(None)
+    assert not result.success
+    assert "not published yet" in failure_text(result, "etf_aum")
+    status = loaded.read_frame("SELECT status FROM partition_status WHERE asset = 'etf_aum'")
+    assert list(status["status"]) == ["source_error"]
+
+
+def test_holdings_both_directions_and_weights(sim, loaded):
+    warehouse = loaded
+    assert run([etf.etf_holdings], sim, warehouse, partition_key=DAYS[-1]).success
+    h = warehouse.read_frame("SELECT * FROM etf_holdings WHERE as_of_date = %s", (DAYS[-1],))
+    etfs = warehouse.read_frame("SELECT count(*) AS n FROM etf_daily WHERE date = %s", (DAYS[-1],))["n"].iloc[0]
+    assert h["etf_ticker"].nunique() == etfs
+    kodex = h[h["etf_ticker"] == "069500"].sort_values("rank")
+    long = kodex[kodex["constituent_type"] != "FUTURES"]
+    assert abs(long["weight_pct"].astype(float).sum() - 100) < 0.01          # consistent weights
+    expected = long["market_value"] / long.loc[long["market_value"] > 0, "market_value"].sum() * 100
+    assert np.allclose(long["weight_pct"].astype(float), expected.astype(float), atol=1e-3)
+    assert list(kodex["rank"]) == list(range(1, len(kodex) + 1))
+    assert "CASH" in set(kodex["constituent_type"])
+    inverse = h[h["etf_ticker"] == "114800"]
+    assert "FUTURES" in set(inverse["constituent_type"]) and (inverse["shares_per_cu"].astype(float) < 0).any()
+    # Reverse direction: which ETFs hold Samsung Electronics, by weight (index-backed).
+    holders = warehouse.read_frame(
+        "SELECT etf_ticker, weight_pct FROM etf_holdings WHERE constituent_code = '005930' AND as_of_date = %s "
+        "ORDER BY weight_pct DESC", (DAYS[-1],))
+    assert "069500" in set(holders["etf_ticker"])
+
+
+def test_holdings_weights_that_do_not_add_up_are_named(sim, loaded):
+    from quant_assets.errors import SourceDataError
+    from quant_assets.resources.krx import KRXClient
+
+    day = DAYS[-1]
+    isin = loaded.read_frame("SELECT isin FROM tickers WHERE ticker = '069500'")["isin"].iloc[0]
+    pdf = KRXClient(base_url=sim.krx_url).etf_pdf(day, isin)   # a real PDF from the source...
+    known = set(loaded.read_frame("SELECT ticker FROM tickers")["ticker"])
+    assert len(etf.holdings_frame(pdf, "069500", dt.date.fromisoformat(day), known))
+    pdf["weight_pct"] = pdf["weight_pct"] * 1.5                 # ...whose weights no longer add to 100%
+    with pytest.raises(SourceDataError) as err:
+        etf.holdings_frame(pdf, "069500", dt.date.fromisoformat(day), known)
+    assert err.value.ticker == "069500" and err.value.field == "COMPST_RTO" and err.value.date == day
+
+
+def test_holdings_code_not_in_tickers(sim, loaded):
+    day = DAYS[-1]
+    loaded.execute("DELETE FROM stock_details WHERE ticker = '005930'")
+    loaded.execute("DELETE FROM group_memberships WHERE ticker = '005930'")
+    loaded.execute("DELETE FROM tickers WHERE ticker = '005930'")
+    result = run([etf.etf_holdings], sim, loaded, partition_key=day)
+    assert not result.success
+    text = failure_text(result, "etf_holdings")
+    assert "005930 is not in tickers" in text and "COMPST_ISU_CD" in text and day in text
+    assert loaded.read_frame("SELECT count(*) AS n FROM etf_holdings")["n"].iloc[0] == 0
+
+
+def test_tracking_matches_independent_computation(sim, loaded):
+    warehouse = loaded
+    assert run([etf.etf_tracking], sim, warehouse, tags=range_tags(DAYS[-3], DAYS[-1])).success
+    daily = warehouse.read_frame("SELECT date, ticker, close, nav, index_close FROM etf_daily ORDER BY date")
+    details = warehouse.read_frame("SELECT ticker, multiple FROM etf_details").set_index("ticker")["multiple"]
+    got = warehouse.read_frame("SELECT * FROM etf_tracking WHERE date = %s", (DAYS[-1],)).set_index("ticker")
+    for ticker in ("069500", "122630", "114800"):
+        s = daily[daily["ticker"] == ticker].set_index("date").astype({"nav": float, "close": float,
+                                                                       "index_close": float})
+        m = float(details[ticker])
+        diff = (s["nav"].pct_change() - m * s["index_close"].pct_change()).dropna().tail(20)
+        te20 = diff.std(ddof=1) * np.sqrt(250) * 100
+        prem = (s["close"].iloc[-1] - s["nav"].iloc[-1]) / s["nav"].iloc[-1] * 100
+        pd20 = ((s["close"] - s["nav"]) / s["nav"] * 100).tail(20).mean()
+        row = got.loc[ticker]
+        assert float(row["tracking_error_20"]) == pytest.approx(te20, abs=1e-3)
+        assert float(row["premium_discount_pct"]) == pytest.approx(prem, abs=1e-3)
+        assert float(row["pd_avg_20"]) == pytest.approx(pd20, abs=1e-3)
+        assert pd.isna(row["tracking_error_250"])  # 40 days of history: no 250-day number
+    # A leveraged ETF tracks 2× the index return: its tracking error is small, not huge.
+    assert float(got.loc["122630", "tracking_error_20"]) < 5
+
+
+def test_tracking_zero_nav_is_named(sim, loaded):
+    loaded.execute("UPDATE etf_daily SET nav = 0 WHERE ticker = '069500' AND date = %s", (DAYS[-1],))
+    result = run([etf.etf_tracking], sim, loaded, partition_key=DAYS[-1])
+    assert not result.success
+    text = failure_text(result, "etf_tracking")
+    assert "069500" in text and DAYS[-1] in text and "nav" in text
+    assert loaded.read_frame("SELECT count(*) AS n FROM etf_tracking")["n"].iloc[0] == 0
+
+
+def test_tracking_missing_benchmark_is_named(sim, loaded):
+    loaded.execute("UPDATE etf_daily SET index_close = NULL WHERE ticker = '069500' AND date = %s", (DAYS[-1],))
+    result = run([etf.etf_tracking], sim, loaded, partition_key=DAYS[-1])
+    assert not result.success
+    text = failure_text(result, "etf_tracking")
+    assert "069500" in text and "index_close" in text
+
+
+def test_krx_published_figures_reconcile(sim, loaded):
+    assert run([etf.etf_tracking], sim, loaded, tags=range_tags(DAYS[-5], DAYS[-1])).success
+    assert run([etf.etf_tracking_krx], sim, loaded, partition_key="2024-02-01").success
+    cmp = loaded.read_frame("SELECT * FROM etf_tracking_comparison")
+    assert len(cmp) > 0
+    assert (cmp["premium_discount_gap"].astype(float).abs() <= 0.011).all()  # KRX rounds to 2 dp
+
+
+def test_groups_from_holdings_sectors_and_yaml(sim, loaded):
+    assert run([etf.etf_holdings], sim, loaded, partition_key=DAYS[-1]).success
+    assert run([groups.groups], sim, loaded).success
+    g = loaded.read_frame("SELECT g.group_type, g.name, m.ticker, m.weight_pct FROM definition_groups g "
+                          "JOIN group_memberships m USING (group_id)")
+    assert {"ETF", "SECTOR", "THEME", "CUSTOM"} <= set(g["group_type"])
+    theme = g[(g["group_type"] == "THEME") & (g["name"] == "반도체")]
+    assert set(theme["ticker"]) == {"005930", "000660"}
+    kodex = g[(g["group_type"] == "ETF") & (g["name"] == "069500")]
+    assert "005930" in set(kodex["ticker"]) and kodex["weight_pct"].notna().all()
+    first = g.sort_values(["group_type", "name", "ticker"]).reset_index(drop=True)
+    assert run([groups.groups], sim, loaded).success  # re-run: same memberships, no duplicates
+    again = loaded.read_frame("SELECT g.group_type, g.name, m.ticker, m.weight_pct FROM definition_groups g "
+                              "JOIN group_memberships m USING (group_id)")
+    assert first.equals(again.sort_values(["group_type", "name", "ticker"]).reset_index(drop=True))
+
+
+def test_definitions_load():
+    import dagster as dg
+
+    from quant_assets.definitions import defs
+    dg.Definitions.validate_loadable(defs)
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {"ohlcv", "etf_daily", "etf_list", "stock_list", "etf_aum", "etf_holdings", "etf_tracking",
+            "groups", "factor_scores", "ohlcv_monthly", "price_range_52w"} <= keys
+    assert reference.etf_list is not None
