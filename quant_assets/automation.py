@@ -28,6 +28,22 @@ CATCH_UP_DAYS = 20           # trading days the nightly schedule re-checks
 PROBE_ETF = "069500"         # KODEX 200: listed since 2002, the cheapest per-ETF probe
 
 
+def source_today(krx: KRXClient) -> dt.date:
+    """Today by the source's own clock: KRX stamps every answer with CURRENT_DATETIME (KST).
+
+    Against the real KRX this is simply today in Seoul; against the simulator it follows the
+    simulated clock, which is how tests and demos drive sensors through publication times.
+    """
+    today = now_kst().date()
+    ymd = today.strftime("%Y%m%d")
+    payload = krx.fetch("dbms/MDC/STAT/standard/MDCSTAT00301",
+                        {"indIdx": "1", "indIdx2": "001", "strtDd": ymd, "endDd": ymd}, dataset="MDCSTAT00301")
+    stamp = payload.get("CURRENT_DATETIME") if isinstance(payload, dict) else None
+    if not stamp:
+        return today
+    return dt.datetime.strptime(stamp, "%Y.%m.%d %p %I:%M:%S").date()
+
+
 def missing_days(instance: dg.DagsterInstance, assets: list[dg.AssetKey], candidates: list[dt.date]) -> list[dt.date]:
     """Days among `candidates` that at least one asset has no materialization for."""
     done = [instance.get_materialized_partitions(key) for key in assets]
@@ -66,7 +82,7 @@ def _probe(context: dg.SensorEvaluationContext, probe) -> tuple[dt.date | None, 
 @dg.sensor(asset_selection=PRICE_ASSETS, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Requests each trading day's prices as soon as KRX publishes them (index history probe).")
 def prices_published_sensor(context: dg.SensorEvaluationContext, krx: KRXClient):
-    latest, error = _probe(context, lambda: krx.latest_trading_day(now_kst().date()))
+    latest, error = _probe(context, lambda: krx.latest_trading_day(source_today(krx)))
     if error:
         return dg.SensorResult(skip_reason=error)
     return publication_requests(context, PRICE_ASSETS, latest, "prices", "daily prices")
@@ -77,7 +93,7 @@ def latest_aum_day(krx: KRXClient, warehouse: Warehouse) -> dt.date | None:
     row = warehouse.read_frame("SELECT isin FROM tickers WHERE ticker = %s", (PROBE_ETF,))
     if row.empty:
         return None
-    today = now_kst().date()
+    today = source_today(krx)
     history = krx.etf_price_history(row["isin"].iloc[0], today - dt.timedelta(days=14), today)
     published = history[history["aum"].notna() & (history["aum"] > 0)]
     return max(published["date"]) if len(published) else None
@@ -95,7 +111,7 @@ def aum_published_sensor(context: dg.SensorEvaluationContext, krx: KRXClient, wa
 def latest_holdings_day(krx: KRXClient, warehouse: Warehouse) -> dt.date | None:
     """The newest price day whose PDF is already published, probed on one ETF."""
     row = warehouse.read_frame("SELECT isin FROM tickers WHERE ticker = %s", (PROBE_ETF,))
-    day = krx.latest_trading_day(now_kst().date())
+    day = krx.latest_trading_day(source_today(krx))
     if row.empty or day is None:
         return None
     return day if len(krx.etf_pdf(day, row["isin"].iloc[0], allow_empty=True)) else None
