@@ -5,6 +5,7 @@
     quant migrate   apply sql/ migrations (--dry-run, --verify)
     quant db        start | stop | status | url
     quant backfill  launch a daemon-managed asset backfill (ranged runs) over GraphQL
+    quant import-legacy PATH [--dry-run]   import a Spock-style SQLite database
 """
 
 from __future__ import annotations
@@ -190,6 +191,15 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_legacy(args: argparse.Namespace) -> int:
+    from quant_assets.legacy_import import run_import
+    from quant_assets.resources.warehouse import Warehouse
+
+    report = run_import(args.path, Warehouse(), dry_run=args.dry_run, batch_rows=args.batch_rows)
+    print(report.summary())
+    return 0 if report.completed else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="quant", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -226,6 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     bf.add_argument("--title")
     bf.add_argument("--graphql-url", default="http://127.0.0.1:3000/graphql")
     bf.set_defaults(func=cmd_backfill)
+
+    legacy = sub.add_parser("import-legacy", help="import a Spock-style SQLite database (resumable)")
+    legacy.add_argument("path")
+    legacy.add_argument("--dry-run", action="store_true", help="validate and report, write nothing")
+    legacy.add_argument("--batch-rows", type=int, default=50_000)
+    legacy.set_defaults(func=cmd_import_legacy)
 
     args = parser.parse_args(argv)
     return args.func(args)
