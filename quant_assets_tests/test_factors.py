@@ -132,3 +132,36 @@ def test_rerun_gives_identical_rows(scored, warehouse):
     again = warehouse.read_frame("SELECT * FROM factor_scores WHERE date = %s ORDER BY universe, factor, ticker",
                                  (DAY,))
     pd.testing.assert_frame_equal(rows, again)
+
+
+def test_fundamentals_from_simulator_feed_value_factors(sim, warehouse):
+    """The chain on simulator data: stock_list + prices + fundamentals (KRX) -> factor_scores."""
+    from quant_assets.assets import prices, reference
+    from quant_assets.assets.factors import factor_scores
+    from quant_assets.assets.fundamentals import stock_fundamentals
+    from quant_assets.resources.krx import KRXClient
+
+    krx = KRXClient(base_url=sim.krx_url, requests_per_second=50, backoff_seconds=0.05, max_retries=2)
+    res = {"krx": krx, "warehouse": warehouse}
+    days = ["2024-03-04", "2024-03-05"]
+    tags = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
+    assert dg.materialize([reference.stock_list], resources=res).success
+    assert dg.materialize([prices.daily_prices], resources=res, tags=tags).success
+    result = dg.materialize([stock_fundamentals], resources=res, tags=tags)
+    assert sorted(e.event_specific_data.materialization.partition for e in result.all_events
+                  if e.event_type_value == "ASSET_MATERIALIZATION") == days
+    stored = warehouse.read_frame("SELECT * FROM stock_fundamentals WHERE date = %s ORDER BY ticker", (days[1],))
+    source = krx.stock_fundamentals(days[1]).set_index("ticker")
+    assert len(stored) == len(source) > 10
+    row = stored.iloc[0]
+    assert float(row["pbr"]) == pytest.approx(source.loc[row["ticker"], "pbr"])
+    assert stored["per"].isna().sum() == source["per"].isna().sum()  # KRX "-" kept as NULL
+    before = warehouse.read_frame("SELECT * FROM stock_fundamentals ORDER BY date, ticker")
+    dg.materialize([stock_fundamentals], resources=res, partition_key=days[1])
+    pd.testing.assert_frame_equal(before, warehouse.read_frame("SELECT * FROM stock_fundamentals ORDER BY date, ticker"))
+
+    dg.materialize([factor_scores], resources={"warehouse": warehouse}, partition_key=days[1])
+    rows = warehouse.read_frame("SELECT * FROM factor_scores WHERE date = %s", (days[1],))
+    with_pbr = source["pbr"].gt(0).sum()
+    assert len(rows[(rows["universe"] == "ALL") & (rows["factor"] == "value_bp")]) == with_pbr
+    assert not set(rows["factor"]) & {"mom_12_1", "mom_6_1", "mom_3", "low_vol_60"}  # two days of history

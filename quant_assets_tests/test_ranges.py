@@ -153,3 +153,54 @@ def test_52_week_range_matches_independent_computation(warehouse, market):  # no
     before = warehouse.read_frame("SELECT * FROM price_range_52w ORDER BY date, ticker")
     dg.materialize([price_range_52w], resources={"warehouse": warehouse}, partition_key=day.isoformat())
     pd.testing.assert_frame_equal(before, warehouse.read_frame("SELECT * FROM price_range_52w ORDER BY date, ticker"))
+
+
+def test_automation_requests_derived_days_once_inputs_land():
+    """Declarative refresh: a loaded ohlcv day requests its derived partitions (and the current
+    month); factor_scores also waits for fundamentals; a stock_list refresh re-triggers nothing."""
+    import datetime as dt
+
+    from quant_assets.assets import aggregates, factors, ranges
+    from quant_assets.calendar import KST, trading_day_partitions, trading_days
+    from quant_assets.resources.warehouse import Warehouse
+
+    defs = dg.Definitions(
+        assets=[dg.AssetSpec("ohlcv", partitions_def=trading_day_partitions),
+                dg.AssetSpec("stock_fundamentals", partitions_def=trading_day_partitions),
+                dg.AssetSpec("stock_list"), *ranges.ASSETS, *factors.ASSETS, *aggregates.ASSETS],
+        resources={"warehouse": Warehouse(database_url="postgresql://unused")},
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    state = {"cursor": None}
+    keys = ["adjustment_factors", "price_range_52w", "factor_scores", "ohlcv_monthly"]
+
+    def evaluate(when: dt.datetime) -> dict[str, list[str]]:
+        with dg.partition_loading_context(effective_dt=when):
+            result = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=when,
+                                                       cursor=state["cursor"])
+        state["cursor"] = result.cursor
+        requested = {k: sorted(result.get_requested_partitions(dg.AssetKey(k))) for k in keys}
+        for key, partitions in requested.items():  # pretend the requested runs succeeded
+            for p in partitions:
+                instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=p))
+        return {k: v for k, v in requested.items() if v}
+
+    def load(asset: str, *days) -> None:
+        for d in days:
+            instance.report_runless_asset_event(dg.AssetMaterialization(asset, partition=str(d)))
+
+    evaluate(dt.datetime(2025, 11, 17, 9, tzinfo=KST))  # first evaluation only records state
+    history = trading_days("2025-10-01", "2025-11-17")
+    load("ohlcv", *history)
+    load("stock_fundamentals", *history)
+    first = evaluate(dt.datetime(2025, 11, 17, 17, tzinfo=KST))
+    week = [str(d) for d in history[-5:]]  # lookback of 7 days
+    assert first == {"adjustment_factors": week, "price_range_52w": week, "factor_scores": week,
+                     "ohlcv_monthly": ["2025-11-01"]}
+    instance.report_runless_asset_event(dg.AssetMaterialization("stock_list"))
+    assert evaluate(dt.datetime(2025, 11, 18, 8, tzinfo=KST)) == {}
+    load("ohlcv", "2025-11-18")
+    assert evaluate(dt.datetime(2025, 11, 18, 16, tzinfo=KST)) == {
+        "adjustment_factors": ["2025-11-18"], "price_range_52w": ["2025-11-18"], "ohlcv_monthly": ["2025-11-01"]}
+    load("stock_fundamentals", "2025-11-18")
+    assert evaluate(dt.datetime(2025, 11, 18, 16, 10, tzinfo=KST)) == {"factor_scores": ["2025-11-18"]}

@@ -27,10 +27,9 @@ INGEST_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=250)
                     "them (table `stock_fundamentals`, PK (ticker, date), month-partitioned); NULL where KRX shows "
                     "'-' (e.g. PER of a loss-making company). Valuation ratios use RAW closes, as KRX computes them.",
         metadata={"dagster/table_name": "quant.public.stock_fundamentals"},
-        # KRX publishes the day's ratios with the end-of-day prices; request today's partition on
-        # weekday evenings (on a KRX holiday the latest partition is the last trading day, which
-        # is simply re-fetched: the write is idempotent).
-        automation_condition=dg.AutomationCondition.on_cron("30 18 * * 1-5", "Asia/Seoul"),
+        # No automation condition: like `ohlcv`, it is a source ingest requested by the prices
+        # publication sensor (automation.PRICE_ASSETS) once KRX has published day D. A cron
+        # condition would request today's partition (end_offset=1) before publication.
     )],
     partitions_def=trading_day_partitions,
     backfill_policy=INGEST_POLICY,
