@@ -29,6 +29,7 @@ from .calendar import ordinals, trading_days
 from .clock import KST
 from .config import SimConfig
 from .universe import (
+    KNOWN_ETFS,
     KNOWN_STOCKS,
     KOSDAQ_SECT_TP,
     KOSDAQ_SECTORS,
@@ -152,7 +153,8 @@ class Market:
         T = self.T
         rows: list[dict] = []
         used_names = {k.name for k in KNOWN_STOCKS}
-        used_codes = {k.code for k in KNOWN_STOCKS}
+        # Known ETF codes are reserved too: a stock must never share a code with an ETF.
+        used_codes = {k.code for k in KNOWN_STOCKS} | {k.code for k in KNOWN_ETFS}
 
         def t_for(date_s: str) -> int:
             d = to_date(date_s)
