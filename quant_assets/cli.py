@@ -6,6 +6,7 @@
     quant db        start | stop | status | url
     quant backfill  launch a daemon-managed asset backfill (ranged runs) over GraphQL
     quant import-legacy PATH [--dry-run]   import a Spock-style SQLite database
+    quant dagster ARGS...                  any dagster CLI command on the platform's instance
 """
 
 from __future__ import annotations
@@ -191,6 +192,13 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dagster(args: argparse.Namespace) -> int:
+    """Run any `dagster` CLI command against this platform's instance (embedded defaults)."""
+    exe = str(Path(sys.executable).parent / "dagster")
+    argv = [a for a in args.args if a != "--"]
+    return subprocess.call([exe, *argv], env=dagster_env(), cwd=str(ROOT))
+
+
 def cmd_import_legacy(args: argparse.Namespace) -> int:
     from quant_assets.legacy_import import run_import
     from quant_assets.resources.warehouse import Warehouse
@@ -236,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     bf.add_argument("--title")
     bf.add_argument("--graphql-url", default="http://127.0.0.1:3000/graphql")
     bf.set_defaults(func=cmd_backfill)
+
+    dag = sub.add_parser("dagster", help="run a dagster CLI command with the platform's DAGSTER_HOME and storage")
+    dag.add_argument("args", nargs=argparse.REMAINDER)
+    dag.set_defaults(func=cmd_dagster)
 
     legacy = sub.add_parser("import-legacy", help="import a Spock-style SQLite database (resumable)")
     legacy.add_argument("path")

@@ -14,7 +14,7 @@ import time
 
 import psycopg
 
-from quant_assets import database
+from quant_assets import database, migrations
 from quant_assets.errors import SourceBlockedError
 
 CACHE_SECONDS = 5.0
@@ -23,11 +23,16 @@ CACHE_SECONDS = 5.0
 class PostgresCircuitBreaker:
     def __init__(self, url: str | None = None):
         self._url = url
+        self._migrated = False
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, dt.datetime | None, str | None]] = {}
 
     def _connect(self) -> psycopg.Connection:
-        return psycopg.connect(self._url or database.database_url(), autocommit=True)
+        url = self._url or database.database_url()
+        if not self._migrated:  # a run's first KRX request may come before any warehouse access
+            migrations.migrate(url)
+            self._migrated = True
+        return psycopg.connect(url, autocommit=True)
 
     def state(self, source: str) -> tuple[dt.datetime | None, str | None]:
         """(open_until, reason) if the breaker is open now, else (None, None)."""
