@@ -1,0 +1,51 @@
+"""Smoke test of `python -m quant_assets.bench` at toy sizes: it runs end to end and reports.
+
+No timing is asserted here: performance numbers come from the bench itself (`make bench`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import numpy as np
+import psycopg
+
+from quant_assets import bench
+
+
+def test_synthetic_holdings_are_consistent():
+    days = [dt.date(2025, 3, 3), dt.date(2025, 3, 4)]
+    h = bench.make_holdings(12, 8, days, n_stocks=40, n_foreign=10, n_bonds=5, seed=1)
+    for t in range(len(days)):
+        v = h.day(t)
+        sums = np.add.reduceat(v["weight_pct"], h.starts)
+        assert np.allclose(sums, 100.0)
+        for e, start in enumerate(h.starts):
+            k = int((h.line_etf == e).sum())
+            assert sorted(v["rank"][start:start + k]) == list(range(1, k + 1))
+    n, text = h.csv(0, 2)
+    lines = text.splitlines()
+    assert n == len(lines) == 2 * h.lines_per_day
+    assert {len(line.split(",")) for line in lines} == {len(bench.HOLDINGS_COLUMNS)}
+
+
+def test_bench_runs_end_to_end_at_toy_size(database_url, tmp_path):
+    # `database_url` starts the session's embedded server first, so the bench does not stop it.
+    scale = dataclasses.replace(
+        bench.QUICK, name="toy", holdings_etfs=30, holdings_lines=10, holdings_days=4, holdings_window=2,
+        holdings_keys=3, ohlcv_stocks=20, ohlcv_etfs=5, refresh_months=1, refresh_repeats=1, point_keys=2)
+    res = bench.run(scale, ["holdings", "aggregates"])
+    h = res["holdings"]
+    assert h["rows"] == h["lines_per_day"] * 4
+    for q in h["queries"].values():
+        assert q["keys"] >= 3 and q["server_execution"]["n"] == q["keys"]
+    a = res["aggregates"]
+    assert a["rows"] == 25 * a["days"]
+    assert all(r["rows"] == 25 for r in a["refresh_month"].values())
+    assert a["point_query"]["hot"]["rows_returned"]["median"] == a["days"]
+    bench.print_report(res)
+    # The scratch database is gone; the market database is untouched.
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'quant_bench_%'")]
+    assert names == []

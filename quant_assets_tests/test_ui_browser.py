@@ -1,0 +1,247 @@
+"""The platform end to end through a real browser (`make test-ui`).
+
+Starts `dagster dev` the way `quant up` does (embedded PostgreSQL for Dagster's storage and the
+warehouse, the simulator as the market source, the repository's dagster.yaml with its queued run
+coordinator), then drives the UI in Debian's Chromium with Playwright:
+
+1. the global asset lineage renders; the `prices` group is opened until the `ohlcv` node shows
+   (screenshot `artifacts/ui-asset-graph.png`);
+2. on the `ohlcv` asset page, *Materialize…* → partition `2024-03-05` → *Launch 1 run*;
+3. the daemon dequeues and runs it; the run page reports success
+   (screenshot `artifacts/ui-materialized.png`) and `ohlcv_data` holds that day.
+
+Playwright's own browser download is not used: `scripts/ensure_chromium.sh` installs Debian's
+`chromium`, which the test launches by path. The launch flags keep Chromium off the network
+(background services, QUIC) because the machines this runs on have no outside access.
+The default sensors stay on, as in `quant up`: their runs for recent days share the `krx` pool
+with ours, which is why the run timeout is generous.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "artifacts"
+ASSET = "ohlcv"
+PARTITION = "2024-03-05"
+SERVER_TIMEOUT = 300      # dagster dev: webserver up and the code location loaded
+RUN_TIMEOUT = 420         # our run may queue behind the sensors' runs for the `krx` pool
+UI_TIMEOUT_MS = 60_000
+DONE = {"SUCCESS", "FAILURE", "CANCELED"}
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent: run `bash scripts/ensure_chromium.sh` "
+                                                     "(or `make test-ui`, which does)"),
+]
+
+RUNS_QUERY = """
+query Runs($filter: RunsFilter) {
+  runsOrError(filter: $filter) {
+    __typename
+    ... on Runs { results { runId status assetSelection { path } } }
+    ... on PythonError { message }
+  }
+}
+"""
+LOCATION_QUERY = """
+{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
+    locationOrLoadError { __typename ... on PythonError { message } } } } } }
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _graphql(base: str, query: str, variables: dict | None = None) -> dict:
+    resp = requests.post(f"{base}/graphql", json={"query": query, "variables": variables or {}}, timeout=30)
+    resp.raise_for_status()
+    body = resp.json()
+    assert "errors" not in body, body["errors"]
+    return body["data"]
+
+
+def _tail(path: Path, lines: int = 60) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _wait_ready(base: str, proc: subprocess.Popen, log: Path) -> None:
+    """Webserver answering and the `quant_assets` code location loaded (not still loading)."""
+    deadline = time.monotonic() + SERVER_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"dagster dev exited with code {proc.returncode}:\n{_tail(log)}")
+        try:
+            if requests.get(f"{base}/server_info", timeout=2).ok:
+                entries = _graphql(base, LOCATION_QUERY)["workspaceOrError"]["locationEntries"]
+                if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+                    errors = [e for e in entries if e["locationOrLoadError"]["__typename"] == "PythonError"]
+                    assert not errors, f"code location failed to load: {errors}"
+                    return
+        except requests.RequestException:
+            pass
+        time.sleep(1)
+    pytest.fail(f"dagster dev not ready at {base} within {SERVER_TIMEOUT}s:\n{_tail(log)}")
+
+
+def _start_dagster(port: int, log: Path) -> subprocess.Popen:
+    from quant_assets.cli import dagster_env
+
+    env = dagster_env()  # DAGSTER_HOME (our dagster.yaml), DAGSTER_PG_URL, compute logs; QUANT_* pass through
+    assert env.get("QUANT_SIM_URL"), "the simulator fixture must run first"
+    # Mark Dagster's first-visit newsletter dialog as seen: it would cover the page.
+    nux = Path(env["DAGSTER_HOME"]) / ".nux"
+    nux.mkdir(exist_ok=True)
+    (nux / "nux.yaml").write_text("seen: 1\n")
+    dagster = Path(sys.executable).parent / "dagster"
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [str(dagster), "dev", "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
+            env=env, cwd=str(ROOT), stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: webserver, daemon, code servers, runs
+        )
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """Ctrl-C for the whole group (dagster dev shuts its children down), then SIGKILL leftovers."""
+    try:
+        pgid = os.getpgid(proc.pid)
+    except ProcessLookupError:
+        return
+    for sig, wait in ((signal.SIGINT, 45), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pgid, 0)  # anyone left in the group?
+            except ProcessLookupError:
+                proc.poll()
+                return
+            proc.poll()  # reap the leader so it does not linger as a zombie
+            time.sleep(0.5)
+
+
+def _our_run(base: str) -> dict | None:
+    """The run the UI launched: partition tag PARTITION and exactly our asset selected."""
+    data = _graphql(base, RUNS_QUERY, {"filter": {"tags": [{"key": "dagster/partition", "value": PARTITION}]}})
+    runs = data["runsOrError"]
+    assert runs["__typename"] == "Runs", runs
+    ours = [r for r in runs["results"] if [k["path"] for k in r["assetSelection"] or []] == [[ASSET]]]
+    assert len(ours) <= 1, f"more than one {ASSET} run for {PARTITION}: {ours}"
+    return ours[0] if ours else None
+
+
+def _wait_run(base: str) -> dict:
+    deadline = time.monotonic() + RUN_TIMEOUT
+    run = None
+    while time.monotonic() < deadline:
+        run = _our_run(base)
+        if run is not None and run["status"] in DONE:
+            return run
+        time.sleep(2)
+    pytest.fail(f"run for {ASSET} {PARTITION} not finished within {RUN_TIMEOUT}s; last seen: {json.dumps(run)}")
+
+
+def _screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path))
+    return path
+
+
+def _open_asset_graph(page, base: str) -> None:
+    """Global lineage: wait for the group nodes, open `prices` until the `ohlcv` asset node shows."""
+    page.goto(f"{base}/asset-groups")
+    prices = page.get_by_text("prices", exact=True).last  # the graph node (the sidebar tree lists it first)
+    prices.wait_for(timeout=UI_TIMEOUT_MS)
+    prices.click()
+    page.get_by_text(ASSET, exact=True).last.wait_for(timeout=UI_TIMEOUT_MS)
+    page.wait_for_url("**expanded=*")
+    page.locator("button:has([aria-label=zoom_out])").click()  # room for the groups around it
+    page.get_by_text(ASSET, exact=True).last.wait_for(timeout=UI_TIMEOUT_MS)
+    page.wait_for_timeout(1500)  # let the pan/zoom animation and node status settle
+    _screenshot(page, "ui-asset-graph.png")
+
+
+def _launch_partition(page, base: str) -> None:
+    """Asset page → Materialize… → all partitions → type one key → Launch 1 run."""
+    page.goto(f"{base}/assets/{ASSET}")
+    page.get_by_role("button", name="Materialize…").click(timeout=UI_TIMEOUT_MS)
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text(f"Launch runs to materialize {ASSET}").wait_for()
+    # The dialog opens on the last 90 days; our day is older.
+    dialog.get_by_role("button", name="Show all partitions").click()
+    keys = dialog.locator("input[type=text]").first
+    keys.fill(PARTITION)
+    keys.press("Enter")
+    dialog.get_by_text("1 partition", exact=True).wait_for()
+    dialog.get_by_role("button", name="Launch 1 run").click()
+    dialog.wait_for(state="hidden", timeout=UI_TIMEOUT_MS)
+
+
+def test_materialize_one_partition_from_the_ui(database_url, simulator):
+    from playwright.sync_api import sync_playwright
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM ohlcv_data WHERE date = %s", (PARTITION,))
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = ARTIFACTS / "ui-dagster.log"
+    dagster = _start_dagster(port, log)
+    try:
+        _wait_ready(base, dagster, log)
+        with sync_playwright() as pw:
+            # Playwright gives every launch a fresh temporary profile (no --user-data-dir needed).
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1600, "height": 1000})
+                page.set_default_timeout(UI_TIMEOUT_MS)
+                # Fallback should the newsletter dialog show anyway: dismiss it before any action.
+                page.add_locator_handler(page.get_by_role("button", name="Skip", exact=True), lambda b: b.click())
+
+                _open_asset_graph(page, base)
+                _launch_partition(page, base)
+                run = _wait_run(base)
+
+                page.goto(f"{base}/runs/{run['runId']}")
+                # "Success" / "Failure" / "Canceled": the run page's status tag, screenshotted either way.
+                page.get_by_text(run["status"].title(), exact=True).first.wait_for(timeout=UI_TIMEOUT_MS)
+                page.wait_for_timeout(1500)
+                _screenshot(page, "ui-materialized.png")
+            finally:
+                browser.close()
+        assert run["status"] == "SUCCESS", f"run {run['runId']} ended {run['status']}:\n{_tail(log)}"
+    finally:
+        _stop_group(dagster)
+
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT count(*) FROM ohlcv_data WHERE date = %s", (PARTITION,)).fetchone()[0]
+    assert rows > 0, f"ohlcv_data has no rows for {PARTITION}"
