@@ -141,6 +141,8 @@ def scratch_database(keep: bool = False) -> Iterator[str]:
         log(f"scratch database {name} ({'embedded, QUANT_HOME=' + os.environ['QUANT_HOME'] if database.using_embedded() else 'external'})")
         yield url
     finally:
+        if keep:
+            log(f"kept database {name}" + (f" (QUANT_HOME={os.environ['QUANT_HOME']})" if database.using_embedded() else ""))
         if admin is not None and not keep:
             with contextlib.suppress(psycopg.Error), psycopg.connect(admin, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -725,7 +727,12 @@ def bench_aggregates(url: str, scale: Scale, seed: int = 11) -> dict:
     days = trading_days(dt.date(first_year, 1, 1), dt.date(last_year, 12, 31))
     n = scale.ohlcv_stocks + scale.ohlcv_etfs
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("TRUNCATE ohlcv_data, ohlcv_monthly, ohlcv_yearly")
+        # Scratch database: drop what section 2 wrote (its month partitions too), so the table holds
+        # exactly the synthetic years.
+        for (leaf,) in conn.execute("SELECT relid::regclass::text FROM pg_partition_tree('ohlcv_data') "
+                                    "WHERE isleaf").fetchall():
+            conn.execute(f"DROP TABLE {leaf}")
+        conn.execute("TRUNCATE ohlcv_monthly, ohlcv_yearly")
     ensure_partitions(url, "ohlcv_data", days)
     log(f"aggregates: {n:,} tickers x {len(days):,} days ({first_year}-{last_year}) -> COPY")
     load = copy_batches(url, "ohlcv_data", OHLCV_COLUMNS, ohlcv_batches(days, scale.ohlcv_stocks,
@@ -856,8 +863,10 @@ def report_lines(res: dict) -> list[tuple[str, str]]:
             out.append(("", f"client one-shot {_lat(q['client_round_trip'])}; prepared "
                             f"{_lat(q['client_round_trip_prepared'])}"))
             idx = ", ".join(q["indexes_used"])
-            out.append(("", f"rows median {q['rows_returned']['median']:,.0f} (max {q['rows_returned']['max']:,.0f});"
-                            f" index {idx} [{'ok' if q['uses_intended_index'] else 'NOT ' + q['intended_index']}]"))
+            out.append(("", f"rows median {q['rows_returned']['median']:,.0f} (max {q['rows_returned']['max']:,.0f}); "
+                            f"buffers hit/read median {q['shared_buffers_hit']['median']:,.0f}/"
+                            f"{q['shared_buffers_read']['median']:,.0f}; index {idx} "
+                            f"[{'ok' if q['uses_intended_index'] else 'NOT only ' + q['intended_index']}]"))
     if "aggregates" in res:
         a = res["aggregates"]
         ld = a["load"]
@@ -880,7 +889,9 @@ def report_lines(res: dict) -> list[tuple[str, str]]:
             out.append((f"point query ({label}) ticker ORDER BY date",
                         f"server exec {_lat(q['server_execution'])}; plan {_ms(q['server_planning'])}"))
             out.append(("", f"client one-shot {_lat(q['client_round_trip'])}; prepared "
-                            f"{_lat(q['client_round_trip_prepared'])}; rows {q['rows_returned']['median']:,.0f}; "
+                            f"{_lat(q['client_round_trip_prepared'])}"))
+            out.append(("", f"rows {q['rows_returned']['median']:,.0f}; buffers hit/read median "
+                            f"{q['shared_buffers_hit']['median']:,.0f}/{q['shared_buffers_read']['median']:,.0f}; "
                             f"index {', '.join(q['indexes_used'])}"))
     return out
 
