@@ -6,21 +6,25 @@ coordinator), then drives the UI in Debian's Chromium with Playwright:
 
 1. the global asset lineage renders; the `prices` group is opened until the `ohlcv` node shows
    (screenshot `artifacts/ui-asset-graph.png`);
-2. on the `ohlcv` asset page, *Materialize…* → partition `2024-03-05` → *Launch 1 run*;
+2. on the `ohlcv` asset page, *Materialize…* → partition `2024-03-05` (+ a priority tag)
+   → *Launch 1 run*;
 3. the daemon dequeues and runs it; the run page reports success
    (screenshot `artifacts/ui-materialized.png`) and `ohlcv_data` holds that day.
 
 Playwright's own browser download is not used: `scripts/ensure_chromium.sh` installs Debian's
 `chromium`, which the test launches by path. The launch flags keep Chromium off the network
 (background services, QUIC) because the machines this runs on have no outside access.
-The default sensors stay on, as in `quant up`: their runs for recent days share the `krx` pool
-with ours, which is why the run timeout is generous.
+The default sensors stay on, as in `quant up`: on start they launch runs for the last five
+trading days, all in the `krx` pool (one op at a time), so ours waits for them (~2 minutes on
+2 cores). It carries `dagster/priority`, which puts it ahead of runs still queued (the fifth
+sensor run, derived refreshes) but not of those already started.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -41,13 +45,15 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 ASSET = "ohlcv"
 PARTITION = "2024-03-05"
+PRIORITY_TAG = ("dagster/priority", "10")
 SERVER_TIMEOUT = 300      # dagster dev: webserver up and the code location loaded
-RUN_TIMEOUT = 420         # our run may queue behind the sensors' runs for the `krx` pool
+RUN_TIMEOUT = 420         # queued, then waiting for the `krx` pool behind the sensors' runs
 UI_TIMEOUT_MS = 60_000
 DONE = {"SUCCESS", "FAILURE", "CANCELED"}
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.timeout(900),  # over the suite's 600 s: server start + queue wait on a busy 2-core box
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent: run `bash scripts/ensure_chromium.sh` "
                                                      "(or `make test-ui`, which does)"),
 ]
@@ -190,17 +196,25 @@ def _open_asset_graph(page, base: str) -> None:
 
 
 def _launch_partition(page, base: str) -> None:
-    """Asset page → Materialize… → all partitions → type one key → Launch 1 run."""
+    """Asset page → Materialize… → all partitions → one key → priority tag → Launch 1 run."""
     page.goto(f"{base}/assets/{ASSET}")
     page.get_by_role("button", name="Materialize…").click(timeout=UI_TIMEOUT_MS)
-    dialog = page.get_by_role("dialog")
-    dialog.get_by_text(f"Launch runs to materialize {ASSET}").wait_for()
-    # The dialog opens on the last 90 days; our day is older.
+    dialog = page.get_by_role("dialog").filter(has_text=f"Launch runs to materialize {ASSET}")
+    # Once partition health has loaded the dialog offers the last 90 days; our day is older.
     dialog.get_by_role("button", name="Show all partitions").click()
     keys = dialog.locator("input[type=text]").first
     keys.fill(PARTITION)
     keys.press("Enter")
     dialog.get_by_text("1 partition", exact=True).wait_for()
+    # Ahead of runs still queued when a run slot frees: Tags → Add tags → dagster/priority.
+    dialog.get_by_text("Tags", exact=True).click()
+    dialog.get_by_role("button", name="Add tags").click()
+    editor = page.get_by_role("dialog").filter(has_text="Add tags to run")
+    editor.get_by_placeholder("Tag Key").fill(PRIORITY_TAG[0])
+    editor.get_by_placeholder("Tag Value").fill(PRIORITY_TAG[1])
+    editor.get_by_role("button", name="Apply").click()
+    editor.wait_for(state="hidden")
+    dialog.get_by_text(re.compile(r"^1 tags?$")).wait_for()  # the section header's count ("1 tags")
     dialog.get_by_role("button", name="Launch 1 run").click()
     dialog.wait_for(state="hidden", timeout=UI_TIMEOUT_MS)
 
