@@ -12,8 +12,10 @@
 
 
 import datetime as dt
+import os
 
 import dagster as dg
+import psycopg
 
 from quant_assets.calendar import TIMEZONE, is_trading_day, now_kst, previous_trading_days, trading_days
 from quant_assets.errors import QuantAssetsError
@@ -23,9 +25,21 @@ from quant_assets.resources.warehouse import Warehouse
 PRICE_ASSETS = [dg.AssetKey("ohlcv"), dg.AssetKey("etf_daily"), dg.AssetKey("stock_fundamentals")]
 AUM_ASSETS = [dg.AssetKey("etf_aum")]
 HOLDINGS_ASSETS = [dg.AssetKey("etf_holdings")]
-FIRST_TICK_LOOKBACK = 5      # trading days checked when a sensor starts without a cursor
-CATCH_UP_DAYS = 20           # trading days the nightly schedule re-checks
+# The tags Dagster's own ranged backfill runs carry (dagster/_core/storage/tags.py); a run with
+# them executes the selected assets over the whole partition range in one process.
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
 PROBE_ETF = "069500"         # KODEX 200: listed since 2002, the cheapest per-ETF probe
+HOLDINGS_LOOKBACK = 1        # PDFs cost one request per ETF per day: a first tick fetches only the newest
+
+
+def catch_up_days() -> int:
+    """Trading days a sensor without a cursor, and the nightly schedule, make sure are loaded.
+
+    A sensor's first tick on an empty warehouse is what fills the last N days when `quant up`
+    starts (`quant up --days N` sets QUANT_CATCH_UP_DAYS); one ranged run does it.
+    """
+    return int(os.environ.get("QUANT_CATCH_UP_DAYS", "20"))
 
 
 def source_today(krx: KRXClient) -> dt.date:
@@ -50,8 +64,43 @@ def missing_days(instance: dg.DagsterInstance, assets: list[dg.AssetKey], candid
     return [d for d in candidates if any(d.isoformat() not in keys for keys in done)]
 
 
+def contiguous_spans(days: list[dt.date]) -> list[list[dt.date]]:
+    """Split days into runs of consecutive trading days (a gap is a loaded day between them)."""
+    if not days:
+        return []
+    calendar = trading_days(min(days), max(days))
+    position = {d: i for i, d in enumerate(calendar)}
+    spans: list[list[dt.date]] = []
+    for d in sorted(days):
+        if spans and position[d] == position[spans[-1][-1]] + 1:
+            spans[-1].append(d)
+        else:
+            spans.append([d])
+    return spans
+
+
+def day_requests(days: list[dt.date], assets: list[dg.AssetKey], prefix: str, trigger: str) -> list[dg.RunRequest]:
+    """One run per span of consecutive missing days.
+
+    A single day is an ordinary partitioned run; a longer span is one ranged run (the same range
+    tags an asset backfill puts on its runs), which the ingest assets process day by day with a
+    per-partition materialization each. Twenty missing days cost one process start, not twenty.
+    """
+    requests = []
+    for span in contiguous_spans(days):
+        first, last = span[0].isoformat(), span[-1].isoformat()
+        tags = {"quant/trigger": trigger}
+        if first == last:
+            requests.append(dg.RunRequest(run_key=f"{prefix}-{first}", partition_key=first,
+                                          asset_selection=assets, tags=tags))
+        else:
+            tags.update({RANGE_START_TAG: first, RANGE_END_TAG: last})
+            requests.append(dg.RunRequest(run_key=f"{prefix}-{first}..{last}", asset_selection=assets, tags=tags))
+    return requests
+
+
 def publication_requests(context: dg.SensorEvaluationContext, assets: list[dg.AssetKey], latest: dt.date | None,
-                         prefix: str, what: str) -> dg.SensorResult:
+                         prefix: str, what: str, lookback: int | None = None) -> dg.SensorResult:
     """Requests for every published day after the cursor (first tick: recent missing days)."""
     if latest is None:
         return dg.SensorResult(skip_reason=f"source reports no published {what} in the lookback window")
@@ -59,14 +108,11 @@ def publication_requests(context: dg.SensorEvaluationContext, assets: list[dg.As
     if cursor is not None and latest <= cursor:
         return dg.SensorResult(skip_reason=f"{what} published up to {latest}; already requested up to {cursor}")
     if cursor is None:
-        candidates = missing_days(context.instance, assets, previous_trading_days(latest, FIRST_TICK_LOOKBACK))
+        window = previous_trading_days(latest, lookback or catch_up_days())
+        candidates = missing_days(context.instance, assets, window)
     else:
         candidates = trading_days(cursor + dt.timedelta(days=1), latest)
-    requests = [
-        dg.RunRequest(run_key=f"{prefix}-{d.isoformat()}", partition_key=d.isoformat(), asset_selection=assets,
-                      tags={"quant/trigger": f"{prefix}_sensor"})
-        for d in candidates
-    ]
+    requests = day_requests(candidates, assets, prefix, f"{prefix}_sensor")
     skip = None if requests else f"{what} published up to {latest}; every recent day already materialized"
     return dg.SensorResult(run_requests=requests, cursor=latest.isoformat(), skip_reason=skip)
 
@@ -77,6 +123,9 @@ def _probe(context: dg.SensorEvaluationContext, probe) -> tuple[dt.date | None, 
     except QuantAssetsError as exc:  # source down, blocked, bad payload: skip, retry next tick
         context.log.warning(f"publication probe failed: {exc}")
         return None, f"source not reachable this tick ({type(exc).__name__}: {exc}); will retry"
+    except psycopg.Error as exc:  # the warehouse restarting or busy must not fail the tick either
+        context.log.warning(f"warehouse query failed during the probe: {exc}")
+        return None, f"warehouse not reachable this tick ({type(exc).__name__}); will retry"
 
 
 @dg.sensor(asset_selection=PRICE_ASSETS, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
@@ -124,31 +173,30 @@ def holdings_published_sensor(context: dg.SensorEvaluationContext, krx: KRXClien
     latest, error = _probe(context, lambda: latest_holdings_day(krx, warehouse))
     if error:
         return dg.SensorResult(skip_reason=error)
-    return publication_requests(context, HOLDINGS_ASSETS, latest, "holdings", "holdings")
+    return publication_requests(context, HOLDINGS_ASSETS, latest, "holdings", "holdings", HOLDINGS_LOOKBACK)
 
 
 def catch_up_requests(instance: dg.DagsterInstance, today: dt.date, run_key_suffix: str) -> list[dg.RunRequest]:
-    """Missing trading days of the last CATCH_UP_DAYS (before today) for each ingest group."""
-    window = [d for d in previous_trading_days(today, CATCH_UP_DAYS + 1) if d < today]
+    """Missing trading days of the last catch_up_days() (before today), per ingest group."""
+    window = [d for d in previous_trading_days(today, catch_up_days() + 1) if d < today]
     requests = []
     for name, assets in (("prices", PRICE_ASSETS), ("aum", AUM_ASSETS)):
-        for d in missing_days(instance, assets, window):
-            requests.append(dg.RunRequest(
-                run_key=f"catchup-{name}-{d.isoformat()}-{run_key_suffix}", partition_key=d.isoformat(),
-                asset_selection=assets, tags={"quant/trigger": "nightly_catch_up"}))
+        requests += day_requests(missing_days(instance, assets, window), assets,
+                                 f"catchup-{name}-{run_key_suffix}", "nightly_catch_up")
     return requests
 
 
 @dg.schedule(cron_schedule="30 21 * * *", execution_timezone=TIMEZONE, target=PRICE_ASSETS + AUM_ASSETS,
              default_status=dg.DefaultScheduleStatus.RUNNING,
              description="Safety net at 21:30 KST on trading days: re-request any missing or failed day "
-                         f"of the last {CATCH_UP_DAYS} trading days. Does nothing on KRX holidays.")
+                         "of the last QUANT_CATCH_UP_DAYS (20) trading days, one ranged run per gap. "
+                         "Does nothing on KRX holidays.")
 def nightly_catch_up(context: dg.ScheduleEvaluationContext):
     today = context.scheduled_execution_time.astimezone(now_kst().tzinfo).date()
     if not is_trading_day(today):
         return dg.SkipReason(f"{today} is not a KRX trading day")
     requests = catch_up_requests(context.instance, today, today.isoformat())
-    return requests or dg.SkipReason(f"no missing trading day in the last {CATCH_UP_DAYS}")
+    return requests or dg.SkipReason(f"no missing trading day in the last {catch_up_days()}")
 
 
 automation_sensor = dg.AutomationConditionSensorDefinition(

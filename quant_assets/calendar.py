@@ -53,7 +53,7 @@ def is_trading_day(day: dt.date) -> bool:
 def previous_trading_days(day: dt.date, n: int) -> list[dt.date]:
     """The n trading days ending at `day` (inclusive if it is one), oldest first."""
     days = trading_days(day - dt.timedelta(days=int(n * 1.6) + 15), day)
-    return days[-n:]
+    return days[-n:] if n > 0 else []
 
 
 def now_kst() -> dt.datetime:

@@ -1,6 +1,6 @@
 """`quant`: one entry point for running the platform locally.
 
-    quant up        embedded PostgreSQL + simulator + Dagster UI/daemon, then fill recent days
+    quant up        embedded PostgreSQL + simulator + Dagster UI/daemon; sensors fill recent days
     quant sim       only the market simulator
     quant migrate   apply sql/ migrations (--dry-run, --verify)
     quant db        start | stop | status | url
@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -98,42 +99,34 @@ def start_simulator(size: str, port: int) -> subprocess.Popen | None:
     """Start the simulator unless real credentials or an explicit simulator URL are configured."""
     if os.environ.get("KRX_ID") or os.environ.get("QUANT_SIM_URL"):
         return None
-    proc = subprocess.Popen([sys.executable, "-m", "quant_assets.simulator", "--port", str(port), "--size", size])
+    proc = subprocess.Popen([sys.executable, "-m", "quant_assets.simulator", "--port", str(port), "--size", size],
+                            start_new_session=True)
     os.environ["QUANT_SIM_URL"] = f"http://127.0.0.1:{port}"
     _wait_http(f"http://127.0.0.1:{port}/_sim/health", 180, "simulator", proc)
     return proc
 
 
-def recent_days(n: int) -> list[str]:
-    from quant_assets.calendar import now_kst, previous_trading_days
-    from quant_assets.resources.krx import KRXClient
+def _group_alive(proc: subprocess.Popen) -> bool:
+    proc.poll()  # reap the leader so a zombie does not count as alive
+    try:
+        os.killpg(proc.pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
-    latest = KRXClient().latest_trading_day(now_kst().date())
-    if latest is None:
-        return []
-    return [d.isoformat() for d in previous_trading_days(latest, n)]
 
-
-def bootstrap(graphql_url: str, days: int) -> None:
-    """On an empty warehouse, backfill the most recent `days` trading days of the ingest assets."""
-    import psycopg
-
-    from quant_assets.backfill import launch_asset_backfill
-
-    migrations.migrate(database.database_url())
-    with psycopg.connect(database.database_url()) as conn:
-        has_data = conn.execute("SELECT EXISTS (SELECT 1 FROM ohlcv_data)").fetchone()[0]
-    if has_data:
-        print("warehouse already has prices; sensors keep it current")
-        return
-    keys = recent_days(days)
-    if not keys:
-        print("source has published no recent trading day; nothing to bootstrap")
-        return
-    targets: dict = {"etf_list": None, "stock_list": None}
-    targets.update({name: (keys[0], keys[-1]) for name in INGEST_ASSETS})
-    backfill_id = launch_asset_backfill(graphql_url, targets, title=f"bootstrap: last {days} trading days")
-    print(f"bootstrap backfill {backfill_id}: {keys[0]} .. {keys[-1]} ({len(keys)} trading days)")
+def _stop_groups(procs: list[subprocess.Popen], timeout: float = 30.0) -> None:
+    """SIGINT each process group (graceful Dagster shutdown), then SIGKILL what is left."""
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    while any(_group_alive(p) for p in procs) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -143,23 +136,21 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(f"PostgreSQL ready ({'embedded' if database.using_embedded() else 'external'})")
     sim = start_simulator(args.size, args.sim_port)
     env = dagster_env()
+    # Read by the publication sensors' first tick and the nightly catch-up (automation.catch_up_days).
+    env["QUANT_CATCH_UP_DAYS"] = str(args.days)
     dagster = subprocess.Popen(
         [str(Path(sys.executable).parent / "dagster"), "dev", "-w", str(ROOT / "workspace.yaml"),
          "-h", args.host, "-p", str(args.port)],
         env=env, cwd=str(ROOT),
+        # Its own process group: `dagster dev` spawns the webserver, the daemon, a code server and
+        # run workers, and a signal to `dagster dev` alone can leave them orphaned on the port.
+        start_new_session=True,
     )
     ui = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '') else args.host}:{args.port}"
     children = [p for p in (dagster, sim) if p is not None]
 
     def shutdown(*_: object) -> None:
-        for p in children:
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        for p in children:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        _stop_groups(children)
         if not args.keep_db and database.using_embedded():
             database.stop_embedded()
         sys.exit(0)
@@ -168,8 +159,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         _wait_http(f"{ui}/server_info", 300, "dagster webserver", dagster)
         print(f"Dagster UI: {ui}")
-        if not args.no_bootstrap:
-            bootstrap(f"{ui}/graphql", args.days)
+        print(f"sensors load the last {args.days} trading days the source has published (one ranged run), "
+              "then every new day as KRX publishes it")
         while all(p.poll() is None for p in children):
             time.sleep(1)
     except KeyboardInterrupt:
@@ -217,8 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--port", type=int, default=3000)
     up.add_argument("--sim-port", type=int, default=config.DEFAULT_SIM_PORT)
     up.add_argument("--size", default=os.environ.get("QUANT_SIM_SIZE", "full"), choices=["small", "full"])
-    up.add_argument("--days", type=int, default=20, help="trading days to load on an empty warehouse")
-    up.add_argument("--no-bootstrap", action="store_true")
+    up.add_argument("--days", type=int, default=int(os.environ.get("QUANT_CATCH_UP_DAYS", "20")),
+                    help="recent trading days the sensors make sure are loaded (0: only new days)")
     up.add_argument("--keep-db", action="store_true", help="leave the embedded PostgreSQL running on exit")
     up.set_defaults(func=cmd_up)
 

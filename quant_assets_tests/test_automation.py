@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from quant_assets import automation
-from quant_assets.calendar import KST
+from quant_assets.calendar import KST, trading_days
 from quant_assets.resources.breaker import PostgresCircuitBreaker
 from quant_assets.resources.krx import KRXClient
 from quant_assets_tests.test_ingest_assets import load_reference
@@ -35,9 +35,12 @@ def test_prices_sensor_not_yet_published_then_published_then_done(frozen, wareho
     sim, instance = frozen, dg.DagsterInstance.ephemeral()
     sim.set_clock(at("2024-03-05T10:00:00"), speed=0)        # Tuesday morning: Monday is the newest
     first = tick(automation.prices_published_sensor, sim, warehouse, instance)
-    keys = [r.partition_key for r in first.run_requests]
-    assert keys[-1] == "2024-03-04" and len(keys) == automation.FIRST_TICK_LOOKBACK
-    assert all(r.run_key == f"prices-{r.partition_key}" for r in first.run_requests)
+    # First tick on an empty warehouse: the last 20 trading days, as ONE ranged run.
+    [bootstrap] = first.run_requests
+    assert bootstrap.partition_key is None and bootstrap.partition_key_range == dg.PartitionKeyRange(
+        "2024-02-01", "2024-03-04")
+    assert len(trading_days("2024-02-01", "2024-03-04")) == automation.catch_up_days() == 20
+    assert bootstrap.run_key == "prices-2024-02-01..2024-03-04"
     assert first.cursor == "2024-03-04"
 
     sim.set_clock(at("2024-03-05T15:30:00"), speed=0)        # market closed, prices not published yet
@@ -102,8 +105,9 @@ def _catch_up(instance):
     assert isinstance(automation.nightly_catch_up(holiday), dg.SkipReason)
     trading = dg.build_schedule_context(instance=instance, scheduled_execution_time=at("2024-03-05T21:30:00"))
     requests = automation.nightly_catch_up(trading)
-    days = sorted({r.partition_key for r in requests})
-    assert len(days) == automation.CATCH_UP_DAYS and days[-1] == "2024-03-04" and "2024-03-01" not in days
+    # Nothing loaded yet: one ranged run per ingest group over the last 20 trading days.
+    assert [r.partition_key_range for r in requests] == [dg.PartitionKeyRange("2024-02-01", "2024-03-04")] * 2
+    assert [r.asset_selection for r in requests] == [automation.PRICE_ASSETS, automation.AUM_ASSETS]
 
 
 def test_shared_circuit_breaker_blocks_every_client(frozen, warehouse, database_url):
@@ -127,3 +131,28 @@ def test_shared_circuit_breaker_blocks_every_client(frozen, warehouse, database_
     assert list(row["source"]) == ["krx"]
     shared.reset("krx")   # an operator closes it by hand (e.g. after moving to a new IP)
     assert len(second.stock_daily("2024-03-05")) > 0
+
+
+def test_catch_up_splits_missing_days_into_ranged_runs_around_loaded_days():
+    """Loaded days are never re-requested: each gap of consecutive trading days is one run."""
+    window = trading_days("2024-02-01", "2024-03-04")
+    loaded = window[5:8]                                    # three loaded days in the middle
+    with dg.instance_for_test() as instance:
+        for day in loaded + [window[-1]]:
+            for key in automation.PRICE_ASSETS:
+                instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=day.isoformat()))
+        trading = dg.build_schedule_context(instance=instance, scheduled_execution_time=at("2024-03-05T21:30:00"))
+        prices = [r for r in automation.nightly_catch_up(trading) if r.asset_selection == automation.PRICE_ASSETS]
+    assert [r.partition_key_range for r in prices] == [
+        dg.PartitionKeyRange(window[0].isoformat(), window[4].isoformat()),
+        dg.PartitionKeyRange(window[8].isoformat(), window[-2].isoformat()),
+    ]
+    assert len({r.run_key for r in prices}) == 2
+
+
+def test_single_missing_day_is_an_ordinary_partition_run():
+    [request] = automation.day_requests([dt.date(2024, 3, 5)], automation.PRICE_ASSETS, "prices", "test")
+    assert request.partition_key == "2024-03-05" and request.partition_key_range is None
+    # Friday and the following Monday are consecutive trading days: one span, one run.
+    assert automation.contiguous_spans([dt.date(2024, 3, 8), dt.date(2024, 3, 11)]) == [
+        [dt.date(2024, 3, 8), dt.date(2024, 3, 11)]]

@@ -10,6 +10,7 @@ import pytest
 from quant_assets.assets import prices, reference
 from quant_assets.resources.kis import KISClient
 from quant_assets.resources.krx import KRXClient
+from quant_assets.resources.warehouse import Warehouse
 
 DAYS = ["2024-03-04", "2024-03-05", "2024-03-06"]
 
@@ -140,3 +141,26 @@ def test_holiday_is_recorded_as_market_closed(sim, warehouse):
                                   "ORDER BY partition_date")
     assert set(status["status"]) == {"loaded"}  # XKRX already excludes 2024-10-01: never a partition
     assert [str(d) for d in status["partition_date"]] == ["2024-09-30", "2024-10-02"]
+
+
+def test_reference_lists_load_on_first_start_then_each_weekday_morning():
+    """An empty platform loads the ticker universe at once (sensors need it), and again at 07:30 KST."""
+    from quant_assets.calendar import KST
+
+    defs = dg.Definitions(assets=[reference.etf_list, reference.stock_list],
+                          resources={"krx": KRXClient(), "warehouse": Warehouse(database_url="postgresql://unused")})
+    instance = dg.DagsterInstance.ephemeral()
+    keys = [dg.AssetKey("etf_list"), dg.AssetKey("stock_list")]
+    cursor = None
+
+    def requested(when: dt.datetime) -> list[dg.AssetKey]:
+        nonlocal cursor
+        result = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=when, cursor=cursor)
+        cursor = result.cursor
+        return [k for k in keys if result.get_num_requested(k)]
+
+    assert requested(dt.datetime(2026, 11, 20, 16, tzinfo=KST)) == keys        # first evaluation, empty
+    for key in keys:
+        instance.report_runless_asset_event(dg.AssetMaterialization(key))
+    assert requested(dt.datetime(2026, 11, 20, 16, 5, tzinfo=KST)) == []       # loaded: nothing more
+    assert requested(dt.datetime(2026, 11, 23, 7, 31, tzinfo=KST)) == keys     # Monday 07:30 refresh

@@ -204,3 +204,24 @@ def test_automation_requests_derived_days_once_inputs_land():
         "adjustment_factors": ["2025-11-18"], "price_range_52w": ["2025-11-18"], "ohlcv_monthly": ["2025-11-01"]}
     load("stock_fundamentals", "2025-11-18")
     assert evaluate(dt.datetime(2025, 11, 18, 16, 10, tzinfo=KST)) == {"factor_scores": ["2025-11-18"]}
+
+
+def test_one_ranged_run_materializes_factors_then_ranges_each_partition_once(warehouse, market):  # noqa: F811
+    """A backfill puts both derived assets in one ranged run: the downstream step must run (not be
+    skipped), and each partition gets exactly one materialization carrying its own day's metadata."""
+    from quant_assets.assets.ranges import adjustment_factors, price_range_52w
+
+    tags = {"dagster/asset_partition_range_start": DAYS[FIRST].isoformat(),
+            "dagster/asset_partition_range_end": DAYS[FIRST + 9].isoformat()}
+    result = dg.materialize([adjustment_factors, price_range_52w], resources={"warehouse": warehouse}, tags=tags)
+    assert result.success
+    events = [e.event_specific_data.materialization for e in result.all_events
+              if e.event_type_value == "ASSET_MATERIALIZATION"]
+    expected = [d.isoformat() for d in DAYS[FIRST:FIRST + 10]]
+    for name in ("adjustment_factors", "price_range_52w"):
+        mine = [m for m in events if m.asset_key == dg.AssetKey(name)]
+        assert sorted(m.partition for m in mine) == expected
+        assert all(m.metadata["date"].value == m.partition for m in mine)
+    stored = warehouse.read_frame("SELECT DISTINCT date FROM price_range_52w ORDER BY date")
+    assert [d.isoformat() for d in stored["date"]] == expected
+    assert check_results(result) == {"plausible_factors": True, "valid_rows": True}

@@ -22,6 +22,7 @@ import dagster as dg
 import pandas as pd
 import psycopg
 
+from quant_assets.assets.reporting import report_partitions
 from quant_assets.calendar import (
     KST,
     monthly_partitions,
@@ -60,24 +61,9 @@ class RunReport:
 
 def emit(context: dg.AssetExecutionContext, report: RunReport,
          checks: Sequence[dg.AssetCheckResult] = ()) -> Iterator:
-    """One MaterializeResult for a single-partition run; per-partition events for a ranged run.
-
-    Failed partitions are not reported as materialized; the run fails after the others are.
-    """
-    single = not context.has_partition_key_range and len(context.partition_keys) == 1
-    if single and report.metadata:
-        (meta,) = report.metadata.values()
-        yield dg.MaterializeResult(metadata=meta, check_results=list(checks))
-    else:
-        for key, meta in report.metadata.items():
-            context.log_event(dg.AssetMaterialization(asset_key=context.asset_key, partition=key, metadata=meta))
-        yield from checks
-    if report.failures:
-        shown = "\n".join(report.failures[:20])
-        raise dg.Failure(
-            description=f"{len(report.failures)} of {len(context.partition_keys)} partition(s) failed:\n{shown}",
-            metadata={"failed_partitions": len(report.failures)},
-        )
+    """Per-partition materializations of a derived asset (see assets/reporting.py)."""
+    landed = {key: [(context.asset_key, meta)] for key, meta in report.metadata.items()}
+    yield from report_partitions(context, landed, report.failures, checks)
 
 
 class InputMissing(Exception):
@@ -227,7 +213,6 @@ def _aggregate_asset(name: str, partitions_def: dg.TimeWindowPartitionsDefinitio
         # while the bucket is the latest one (so the current month refreshes every evening and
         # closes with its last trading day). History: backfill the bucket with its days.
         automation_condition=dg.AutomationCondition.eager(),
-        output_required=False,
         check_specs=checks,
     )
     def _asset(context, warehouse: Warehouse):  # context: AssetExecutionContext

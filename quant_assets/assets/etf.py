@@ -13,8 +13,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from quant_assets.assets.daily import DayResult, for_each_trading_day, table_schema
-from quant_assets.assets.prices import INGEST_POLICY
+from quant_assets.assets.daily import INGEST_POLICY, DayResult, for_each_trading_day, table_schema
 from quant_assets.calendar import (
     monthly_partitions,
     previous_trading_days,
@@ -75,8 +74,7 @@ def etf_aum(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: Wareho
         return [DayResult(AUM, frame, "KRX MDCSTAT04301 (INVSTASST_NETASST_TOTAMT)",
                           {"max_gap_vs_nav_x_units": float(gap.max()), "total_aum_krw": float(frame["aum"].sum())})]
 
-    for_each_trading_day(context, warehouse, process_day, status_assets=["etf_aum"])
-    yield from ()
+    yield from for_each_trading_day(context, warehouse, process_day, status_assets=["etf_aum"])
 
 
 # -- holdings ---------------------------------------------------------------------------------
@@ -153,8 +151,7 @@ def etf_holdings(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: W
         return [DayResult(HOLDINGS, frame, f"KRX MDCSTAT05001 × {len(parts)} ETFs",
                           {"etf_count": len(parts), "stock_lines": int((frame["constituent_type"] == "STOCK").sum())})]
 
-    for_each_trading_day(context, warehouse, process_day, status_assets=["etf_holdings"])
-    yield from ()
+    yield from for_each_trading_day(context, warehouse, process_day, status_assets=["etf_holdings"])
 
 
 # -- tracking ---------------------------------------------------------------------------------

@@ -255,7 +255,6 @@ def check_scores(frame: pd.DataFrame, stocks: int) -> tuple[list[str], list[str]
     backfill_policy=dg.BackfillPolicy.single_run(),
     # stock_list (unpartitioned) refreshes daily; it must not re-trigger a week of partitions.
     automation_condition=DAILY_DERIVED_CONDITION.ignore(dg.AssetSelection.assets("stock_list")),
-    output_required=False,
     check_specs=[
         dg.AssetCheckSpec("standardised", asset="factor_scores",
                           description="Every (universe, factor) has z-score mean 0 and population stdev 1."),

@@ -6,7 +6,7 @@ import datetime as dt
 
 import dagster as dg
 
-from quant_assets.assets.daily import DayResult, for_each_trading_day
+from quant_assets.assets.daily import INGEST_POLICY, DayResult, for_each_trading_day
 from quant_assets.calendar import trading_day_partitions
 from quant_assets.resources.krx import KRXClient
 from quant_assets.resources.warehouse import Warehouse
@@ -16,8 +16,6 @@ from quant_assets.schemas.validation import validate
 FUNDAMENTALS = dg.AssetKey("stock_fundamentals")
 COLUMNS = ["date", "ticker", "eps", "per", "bps", "pbr", "dps", "dividend_yield"]
 SOURCE = "KRX MDCSTAT03501 (mktId=ALL)"
-# Same as prices.INGEST_POLICY: one run per 250 days (one KRX login, one rate limiter).
-INGEST_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=250)
 
 
 @dg.multi_asset(
@@ -45,8 +43,7 @@ def stock_fundamentals(context, krx: KRXClient, warehouse: Warehouse):
                                     status=("stock_fundamentals", day, SOURCE))
         return [DayResult(FUNDAMENTALS, frame, SOURCE, {"per_missing": int(frame["per"].isna().sum())})]
 
-    for_each_trading_day(context, warehouse, process_day, status_assets=["stock_fundamentals"])
-    yield from ()
+    yield from for_each_trading_day(context, warehouse, process_day, status_assets=["stock_fundamentals"])
 
 
 ASSETS = [stock_fundamentals]

@@ -11,7 +11,7 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 
-from quant_assets.assets.daily import DayResult, for_each_trading_day
+from quant_assets.assets.daily import INGEST_POLICY, DayResult, for_each_trading_day
 from quant_assets.calendar import trading_day_partitions
 from quant_assets.resources.krx import KRXClient
 from quant_assets.resources.warehouse import Warehouse
@@ -24,7 +24,6 @@ OHLCV_COLUMNS = ["date", "ticker", "asset_type", "open", "high", "low", "close",
                  "volume", "value", "market_cap", "listed_shares"]
 ETF_DAILY_COLUMNS = ["date", "ticker", "close", "nav", "aum", "listed_units", "market_cap", "index_close",
                      "index_change_pct"]
-INGEST_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=250)
 
 
 def ohlcv_frame(stocks: pd.DataFrame, etfs: pd.DataFrame) -> pd.DataFrame:
@@ -80,5 +79,4 @@ def daily_prices(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: W
         return results
 
     names = [k.to_user_string() for k in sorted(selected)]
-    for_each_trading_day(context, warehouse, process_day, status_assets=names)
-    yield from ()
+    yield from for_each_trading_day(context, warehouse, process_day, status_assets=names)

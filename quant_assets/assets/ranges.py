@@ -173,7 +173,6 @@ def prior_trading_day(conn: psycopg.Connection, day: dt.date) -> dt.date | None:
     metadata={"dagster/table_name": "quant.public.adjustment_factors", "price_basis": "raw"},
     backfill_policy=dg.BackfillPolicy.single_run(),
     automation_condition=DAILY_DERIVED_CONDITION,
-    output_required=False,
     check_specs=[dg.AssetCheckSpec(
         "plausible_factors", asset="adjustment_factors",
         description=f"WARN when a factor lies outside [0.01, 100] or more than {MAX_EX_DATE_SHARE:.0%} of a day's "
@@ -225,7 +224,6 @@ def adjustment_factors(context, warehouse: Warehouse):
     metadata={"dagster/table_name": "quant.public.price_range_52w", "price_basis": "adjusted to D"},
     backfill_policy=dg.BackfillPolicy.single_run(),
     automation_condition=DAILY_DERIVED_CONDITION,
-    output_required=False,
     check_specs=[dg.AssetCheckSpec(
         "valid_rows", asset="price_range_52w",
         description="pandera PriceRange52wSchema on the written rows: low <= high, D's close inside "

@@ -8,7 +8,7 @@ upsert that retires tickers no longer listed instead of deleting them.
 import dagster as dg
 import pandas as pd
 
-from quant_assets.calendar import now_kst
+from quant_assets.calendar import TIMEZONE, now_kst
 from quant_assets.resources.krx import KRXClient
 from quant_assets.resources.warehouse import Warehouse
 from quant_assets.schemas.reference import EtfDetailsSchema, TickerSchema
@@ -46,7 +46,19 @@ def _summary(context: dg.AssetExecutionContext, frame: pd.DataFrame, counts: dic
     })
 
 
-@dg.asset(kinds={"postgres", "pandas"}, group_name="reference", pool="krx",
+# Loaded as soon as the platform first starts (the AUM and holdings sensors need the ETF
+# universe), then refreshed every weekday morning before the open, when KRX has applied the day's
+# new listings and delistings to its master files. `on_missing()` is not enough: it only fires
+# for partitions added after its first evaluation, and an unpartitioned asset never is. A failed
+# first load is not retried in a loop (the source may be down); the next cron tick retries it.
+REFRESH = (
+    (dg.AutomationCondition.missing() & ~dg.AutomationCondition.in_progress()
+     & ~dg.AutomationCondition.execution_failed()).with_label("never loaded")
+    | dg.AutomationCondition.on_cron("30 7 * * 1-5", TIMEZONE)
+)
+
+
+@dg.asset(kinds={"postgres", "pandas"}, group_name="reference", pool="krx", automation_condition=REFRESH,
           description="Listed ETFs (`tickers` rows with asset_type ETF) and every master field in `etf_details`.")
 def etf_list(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: Warehouse) -> dg.MaterializeResult:
     master = krx.etf_master().rename(columns={"manager": "issuer"})
@@ -57,7 +69,7 @@ def etf_list(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: Wareh
     return _summary(context, details, counts, "KRX MDCSTAT04601")
 
 
-@dg.asset(kinds={"postgres", "pandas"}, group_name="reference", pool="krx",
+@dg.asset(kinds={"postgres", "pandas"}, group_name="reference", pool="krx", automation_condition=REFRESH,
           description="Listed and delisted stocks (`tickers` rows with asset_type STOCK) with market, "
                       "sector, share class and listed shares in `stock_details`.")
 def stock_list(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: Warehouse) -> dg.MaterializeResult:
