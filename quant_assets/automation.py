@@ -148,7 +148,7 @@ def latest_aum_day(krx: KRXClient, warehouse: Warehouse) -> dt.date | None:
     return max(published["date"]) if len(published) else None
 
 
-@dg.sensor(asset_selection=AUM_ASSETS, minimum_interval_seconds=600, default_status=dg.DefaultSensorStatus.RUNNING,
+@dg.sensor(asset_selection=AUM_ASSETS, minimum_interval_seconds=180, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Requests etf_aum for day D once KRX publishes 순자산총액 (early on D+1).")
 def aum_published_sensor(context: dg.SensorEvaluationContext, krx: KRXClient, warehouse: Warehouse):
     latest, error = _probe(context, lambda: latest_aum_day(krx, warehouse))
@@ -166,7 +166,7 @@ def latest_holdings_day(krx: KRXClient, warehouse: Warehouse) -> dt.date | None:
     return day if len(krx.etf_pdf(day, row["isin"].iloc[0], allow_empty=True)) else None
 
 
-@dg.sensor(asset_selection=HOLDINGS_ASSETS, minimum_interval_seconds=600,
+@dg.sensor(asset_selection=HOLDINGS_ASSETS, minimum_interval_seconds=180,
            default_status=dg.DefaultSensorStatus.RUNNING,
            description="Requests etf_holdings for the newest day whose PDF KRX has published.")
 def holdings_published_sensor(context: dg.SensorEvaluationContext, krx: KRXClient, warehouse: Warehouse):

@@ -90,3 +90,34 @@ def test_validation_error_names_dataset_date_ticker_field(overrides, ticker, fie
 def test_missing_column_is_named():
     with pytest.raises(SourceDataError, match="close"):
         validate(OhlcvSchema, bars().drop(columns=["close"]), dataset="ohlcv", date="2024-01-05")
+
+
+def test_concurrent_rewrites_of_one_day_never_duplicate_or_collide(warehouse):
+    """Overlapping backfills (or a sensor run and a backfill) rewriting the same day at once:
+    each write is whole, nothing is duplicated, and no writer fails on the primary key."""
+    import threading
+
+    n = 3000
+    big = pd.concat([bars()] * (n // 2), ignore_index=True)
+    big["ticker"] = [f"{i:06d}" for i in range(n)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def writer(close: float) -> None:
+        frame = big.assign(close=close)
+        start.wait()
+        for _ in range(12):
+            try:
+                warehouse.replace_partition("ohlcv_data", frame, where={"date": DAY})
+            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(c,)) for c in (100.0, 200.0)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    stored = warehouse.read_frame("SELECT count(*) AS n, count(DISTINCT ticker) AS tickers, "
+                                  "count(DISTINCT close) AS closes FROM ohlcv_data WHERE date = %s", (DAY,))
+    assert stored.iloc[0].tolist() == [n, n, 1]   # one writer's complete day, never a mix

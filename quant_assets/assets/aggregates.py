@@ -30,7 +30,7 @@ from quant_assets.calendar import (
     trading_days,
     yearly_partitions,
 )
-from quant_assets.resources.warehouse import Warehouse
+from quant_assets.resources.warehouse import Warehouse, lock_partition
 
 OHLCV = dg.AssetKey("ohlcv")
 
@@ -160,6 +160,7 @@ FROM {table} WHERE period_start = %(start)s
 def refresh_bucket(warehouse: Warehouse, table: str, start: dt.date, end: dt.date) -> int:
     """Replace one bucket's rows: DELETE + one INSERT ... SELECT ... GROUP BY, one transaction."""
     with warehouse.connect() as conn, conn.transaction():
+        lock_partition(conn, table, start)
         conn.execute(f"DELETE FROM {table} WHERE period_start = %s", (start,))
         return conn.execute(BUCKET_INSERT.format(table=table), {"start": start, "end": end}).rowcount
 

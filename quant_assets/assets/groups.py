@@ -11,7 +11,7 @@ import dagster as dg
 import yaml
 
 from quant_assets.errors import SourceDataError
-from quant_assets.resources.warehouse import Warehouse
+from quant_assets.resources.warehouse import Warehouse, lock_partition
 
 GROUPS_FILE = Path(__file__).resolve().parent.parent / "data" / "groups.yaml"
 
@@ -73,6 +73,7 @@ def groups(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Materi
     known = set(warehouse.read_frame("SELECT ticker FROM tickers")["ticker"])
     manual = yaml_groups(GROUPS_FILE, known)
     with warehouse.connect() as conn, conn.transaction():
+        lock_partition(conn, "definition_groups", env)
         conn.execute("DELETE FROM definition_groups WHERE environment = %s", (env,))
         for statement in (*SQL_ETF.split(";"), *SQL_SECTOR.split(";")):
             if statement.strip():

@@ -32,7 +32,7 @@ from quant_assets.assets.aggregates import (
     table_schema,
 )
 from quant_assets.calendar import previous_trading_days, trading_day_partitions, trading_days
-from quant_assets.resources.warehouse import Warehouse
+from quant_assets.resources.warehouse import Warehouse, lock_partition
 from quant_assets.schemas.derived import PriceRange52wSchema
 
 WINDOW = 250
@@ -186,6 +186,7 @@ def adjustment_factors(context, warehouse: Warehouse):
         state = ohlcv_state(conn, day)
         prior = prior_trading_day(conn, day) if state == "loaded" else None
         with conn.transaction():
+            lock_partition(conn, "adjustment_factors", day)
             conn.execute("DELETE FROM adjustment_factors WHERE ex_date = %s", (day,))
             rows = 0
             if prior is not None:
@@ -238,6 +239,7 @@ def price_range_52w(context, warehouse: Warehouse):
         start = previous_trading_days(day, WINDOW)[0]
         warehouse.ensure_month_partitions("price_range_52w", [day])
         with conn.transaction():
+            lock_partition(conn, "price_range_52w", day)
             conn.execute("DELETE FROM price_range_52w WHERE date = %s", (day,))
             rows = conn.execute(RANGE_INSERT, {"day": day, "start": start}).rowcount
         written = read(conn, "SELECT * FROM price_range_52w WHERE date = %s ORDER BY ticker", (day,))

@@ -110,6 +110,7 @@ class Warehouse(ConfigurableResource):
                 conds.append(f"{col} = %s")
                 params.append(value)
         with self.connect() as conn, conn.transaction():
+            lock_partition(conn, table, where)
             conn.execute(f"DELETE FROM {table} WHERE {' AND '.join(conds)}", params)
             copy_frame(conn, table, frame)
             if status:
@@ -141,6 +142,17 @@ class Warehouse(ConfigurableResource):
                       source: str | None = None, row_count: int | None = None) -> None:
         with self.connect() as conn:
             record_status(conn, asset, day, status, reason=reason, source=source, row_count=row_count)
+
+
+def lock_partition(conn: psycopg.Connection, table: str, key: object) -> None:
+    """Serialise writers of one partition until the end of the current transaction.
+
+    DELETE + COPY alone is not enough when two runs (overlapping backfills, a sensor run and a
+    backfill) rewrite the same day at once: under READ COMMITTED the second DELETE cannot see the
+    rows the first is inserting, so both sets would be kept (or collide on the primary key). With
+    this lock the second writer waits, then deletes the first writer's committed rows.
+    """
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{table}:{key!r}",))
 
 
 def copy_frame(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> None:
