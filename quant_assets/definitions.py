@@ -53,4 +53,8 @@ defs = dg.Definitions(
     sensors=automation.SENSORS,
     schedules=automation.SCHEDULES,
     resources=resources(),
+    # Steps of a run execute one after another in the run's own process. Our steps wait on a
+    # source or on PostgreSQL, not on CPU, and the multiprocess default spends ~10 s starting a
+    # subprocess per step (a derived refresh has four). Pools still bound KRX/KIS per step.
+    executor=dg.in_process_executor,
 )
