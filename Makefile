@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-slow test-ui bench lint clean
+.PHONY: install run test test-slow test-ui bench bench-ops lint clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -30,6 +30,11 @@ test-ui: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m quant_assets.bench
+
+# Backfill wall time (ranged vs one run per day) and sensor-to-done latency through the real
+# daemon (`quant up` on ports 3410-3411/8810-8811; about half an hour).
+bench-ops: $(STAMP)
+	$(BIN)/python -m quant_assets.bench_ops
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
