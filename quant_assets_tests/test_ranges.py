@@ -225,3 +225,38 @@ def test_one_ranged_run_materializes_factors_then_ranges_each_partition_once(war
     stored = warehouse.read_frame("SELECT DISTINCT date FROM price_range_52w ORDER BY date")
     assert [d.isoformat() for d in stored["date"]] == expected
     assert check_results(result) == {"plausible_factors": True, "valid_rows": True}
+
+
+def test_weekend_refreshes_month_bucket_and_tracking_despite_the_open_monday_partition():
+    """On a Saturday the newest trading-day partition is the coming Monday (still open). It must not
+    hold back the current month's bar or the last days' tracking once Friday's data has landed."""
+    import datetime as dt
+
+    from quant_assets.assets import aggregates, etf
+    from quant_assets.calendar import KST, trading_day_partitions, trading_days
+    from quant_assets.resources.warehouse import Warehouse
+
+    defs = dg.Definitions(
+        assets=[dg.AssetSpec("ohlcv", partitions_def=trading_day_partitions),
+                dg.AssetSpec("etf_daily", partitions_def=trading_day_partitions), dg.AssetSpec("etf_list"),
+                etf.etf_tracking, *aggregates.ASSETS],
+        resources={"warehouse": Warehouse(database_url="postgresql://unused")},
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    saturday = dt.datetime(2025, 11, 22, 12, tzinfo=KST)
+    with dg.partition_loading_context(effective_dt=saturday):
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=saturday)
+        assert trading_day_partitions.get_last_partition_key() == "2025-11-24"   # the open Monday
+        for day in trading_days("2025-11-01", "2025-11-21"):
+            for asset in ("ohlcv", "etf_daily"):
+                instance.report_runless_asset_event(dg.AssetMaterialization(asset, partition=str(day)))
+        instance.report_runless_asset_event(dg.AssetMaterialization("etf_list"))
+        later = saturday + dt.timedelta(minutes=5)
+        result = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=later,
+                                                   cursor=first.cursor)
+    assert sorted(result.get_requested_partitions(dg.AssetKey("ohlcv_monthly"))) == ["2025-11-01"]
+    # the last week's closed days (the open Monday itself waits for its data)
+    assert sorted(result.get_requested_partitions(dg.AssetKey("etf_tracking"))) == [
+        "2025-11-18", "2025-11-19", "2025-11-20", "2025-11-21"]
+    # a quarter or year with unloaded days waits for its history (a partial bar would mislead)
+    assert not result.get_requested_partitions(dg.AssetKey("ohlcv_quarterly"))

@@ -22,6 +22,7 @@ import dagster as dg
 import pandas as pd
 import psycopg
 
+from quant_assets.assets.daily import BUCKET_CONDITION
 from quant_assets.assets.reporting import report_partitions
 from quant_assets.calendar import (
     KST,
@@ -213,7 +214,7 @@ def _aggregate_asset(name: str, partitions_def: dg.TimeWindowPartitionsDefinitio
         # Requested when the bucket's loaded trading days are all present and one of them changed,
         # while the bucket is the latest one (so the current month refreshes every evening and
         # closes with its last trading day). History: backfill the bucket with its days.
-        automation_condition=dg.AutomationCondition.eager(),
+        automation_condition=BUCKET_CONDITION,
         check_specs=checks,
     )
     def _asset(context, warehouse: Warehouse):  # context: AssetExecutionContext

@@ -36,6 +36,25 @@ def days_per_run() -> int:
 INGEST_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=days_per_run())
 
 
+# Declarative refresh of derived assets.
+# Daily derived assets: eager over the last week of partitions, so a day loaded late (or
+# reloaded) still refreshes its derived partition (plain eager() looks at the newest one only,
+# which on a weekend is the coming Monday, dagster #33551).
+DAILY_DERIVED_CONDITION = dg.AutomationCondition.eager().replace(
+    "in_latest_time_window", dg.AutomationCondition.in_latest_time_window(lookback_delta=dt.timedelta(days=7))
+)
+# Buckets (month/quarter/year): the latest bucket refreshes when one of its days changes. eager()
+# waits while any day of the bucket is missing, but the newest trading-day partition is still
+# open (today before 15:45, or the coming Monday on a weekend) and must not hold the bucket back.
+BUCKET_CONDITION = dg.AutomationCondition.eager().replace(
+    "any_deps_missing",
+    dg.AutomationCondition.any_deps_match(
+        dg.AutomationCondition.missing() & ~dg.AutomationCondition.will_be_requested()
+        & ~dg.AutomationCondition.in_latest_time_window()
+    ).with_label("any_deps_missing"),
+)
+
+
 @dataclass
 class DayResult:
     """What one day produced for one asset: rows written plus metadata for the UI."""

@@ -13,7 +13,13 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from quant_assets.assets.daily import INGEST_POLICY, DayResult, for_each_trading_day, table_schema
+from quant_assets.assets.daily import (
+    DAILY_DERIVED_CONDITION,
+    INGEST_POLICY,
+    DayResult,
+    for_each_trading_day,
+    table_schema,
+)
 from quant_assets.calendar import (
     monthly_partitions,
     previous_trading_days,
@@ -174,7 +180,7 @@ def check_tracking_inputs(history: pd.DataFrame, days: list[dt.date]) -> None:
 @dg.asset(
     key=TRACKING, partitions_def=trading_day_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"postgres", "pandas"}, group_name="etf", deps=["etf_daily", "etf_list"],
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=DAILY_DERIVED_CONDITION.ignore(dg.AssetSelection.assets("etf_list")),
     description="Per ETF per day: premium/discount (close vs NAV) and its 20/60/120/250-day means; "
                 "tracking error (annualised stdev of NAV return − multiple × index return) and tracking "
                 "difference over the same windows. Computed from `etf_daily`; leveraged/inverse ETFs "

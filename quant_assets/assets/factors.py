@@ -52,7 +52,7 @@ from quant_assets.assets.aggregates import (
     read,
     table_schema,
 )
-from quant_assets.assets.ranges import DAILY_DERIVED_CONDITION
+from quant_assets.assets.daily import DAILY_DERIVED_CONDITION
 from quant_assets.calendar import previous_trading_days, trading_day_partitions
 from quant_assets.resources.warehouse import Warehouse
 from quant_assets.schemas.derived import UNIVERSES, FactorScoresSchema

@@ -31,6 +31,7 @@ from quant_assets.assets.aggregates import (
     read,
     table_schema,
 )
+from quant_assets.assets.daily import DAILY_DERIVED_CONDITION
 from quant_assets.calendar import previous_trading_days, trading_day_partitions, trading_days
 from quant_assets.resources.warehouse import Warehouse, lock_partition
 from quant_assets.schemas.derived import PriceRange52wSchema
@@ -42,10 +43,6 @@ FACTOR_TOLERANCE = 0.005
 # More ex-dates than this share of the day's tickers means the `change` field itself is suspect.
 MAX_EX_DATE_SHARE = 0.02
 
-# Eager, but also for the last week of partitions: a day loaded late (or reloaded) still refreshes.
-DAILY_DERIVED_CONDITION = dg.AutomationCondition.eager().replace(
-    "in_latest_time_window", dg.AutomationCondition.in_latest_time_window(lookback_delta=dt.timedelta(days=7))
-)
 
 # KRX price tick (호가단위, 2023 rules) as a SQL expression of a price.
 TICK_SQL = """CASE WHEN {p} < 2000 THEN 1 WHEN {p} < 5000 THEN 5 WHEN {p} < 20000 THEN 10
