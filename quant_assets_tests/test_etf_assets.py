@@ -172,3 +172,25 @@ def test_definitions_load():
     assert {"ohlcv", "etf_daily", "etf_list", "stock_list", "etf_aum", "etf_holdings", "etf_tracking",
             "groups", "factor_scores", "ohlcv_monthly", "price_range_52w"} <= keys
     assert reference.etf_list is not None
+
+
+def test_krx_tracking_refreshes_current_month_once_a_week():
+    """~2,100 KRX requests per month partition: refreshed on Friday 20:00 KST, never more often."""
+    import dagster as dg
+
+    from quant_assets.calendar import KST
+    from quant_assets.resources.krx import KRXClient
+    from quant_assets.resources.warehouse import Warehouse
+
+    defs = dg.Definitions(assets=[etf.etf_tracking_krx, dg.AssetSpec("etf_list")],
+                          resources={"warehouse": Warehouse(database_url="postgresql://unused"), "krx": KRXClient()})
+    instance, cursor, seen = dg.DagsterInstance.ephemeral(), None, []
+    for when in (dt.datetime(2026, 11, 19, 20, 30), dt.datetime(2026, 11, 20, 19, 0),
+                 dt.datetime(2026, 11, 20, 20, 1), dt.datetime(2026, 11, 20, 20, 30)):
+        when = when.replace(tzinfo=KST)
+        with dg.partition_loading_context(effective_dt=when):
+            result = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=when,
+                                                       cursor=cursor)
+        cursor = result.cursor
+        seen.append(sorted(result.get_requested_partitions(dg.AssetKey("etf_tracking_krx"))))
+    assert seen == [[], [], ["2026-11-01"], []]

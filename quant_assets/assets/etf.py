@@ -21,6 +21,7 @@ from quant_assets.assets.daily import (
     table_schema,
 )
 from quant_assets.calendar import (
+    TIMEZONE,
     monthly_partitions,
     previous_trading_days,
     trading_day_partitions,
@@ -223,6 +224,10 @@ def etf_tracking(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.
 @dg.asset(
     partitions_def=monthly_partitions, backfill_policy=dg.BackfillPolicy.single_run(), pool="krx",
     kinds={"postgres", "pandas"}, group_name="etf", deps=["etf_list"],
+    # Two requests per ETF per month (~2,100): the current month is refreshed once a week, on
+    # Friday evening after the day's publication, not daily, to stay far from KRX's bulk limits.
+    automation_condition=dg.AutomationCondition.on_cron("0 20 * * 5", TIMEZONE).ignore(
+        dg.AssetSelection.assets("etf_list")),
     description="KRX-published premium/discount (MDCSTAT06001 DIVRG_RT) and tracking error "
                 "(MDCSTAT05901 TRACE_ERR_RT) per ETF per day, fetched one month per ETF per request.",
     metadata={"dagster/table_name": "quant.public.etf_tracking_krx"},
