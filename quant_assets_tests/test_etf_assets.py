@@ -194,3 +194,30 @@ def test_krx_tracking_refreshes_current_month_once_a_week():
         cursor = result.cursor
         seen.append(sorted(result.get_requested_partitions(dg.AssetKey("etf_tracking_krx"))))
     assert seen == [[], [], ["2026-11-01"], []]
+
+
+def test_groups_rebuild_when_the_latest_holdings_land_despite_unloaded_history():
+    import dagster as dg
+
+    from quant_assets.calendar import KST, trading_day_partitions
+    from quant_assets.resources.warehouse import Warehouse
+
+    defs = dg.Definitions(
+        assets=[groups.groups, dg.AssetSpec("etf_holdings", partitions_def=trading_day_partitions),
+                dg.AssetSpec("stock_list"), dg.AssetSpec("etf_list")],
+        resources={"warehouse": Warehouse(database_url="postgresql://unused")})
+    instance, state = dg.DagsterInstance.ephemeral(), {"cursor": None}
+
+    def requested(when: dt.datetime) -> int:
+        when = when.replace(tzinfo=KST)
+        with dg.partition_loading_context(effective_dt=when):
+            result = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=when,
+                                                       cursor=state["cursor"])
+        state["cursor"] = result.cursor
+        return result.get_num_requested(dg.AssetKey("groups"))
+
+    requested(dt.datetime(2026, 11, 20, 18, 0))
+    instance.report_runless_asset_event(dg.AssetMaterialization("etf_holdings", partition="2026-11-20"))
+    assert requested(dt.datetime(2026, 11, 20, 18, 40)) == 1     # only one day of holdings exists
+    instance.report_runless_asset_event(dg.AssetMaterialization("groups"))
+    assert requested(dt.datetime(2026, 11, 20, 18, 45)) == 0

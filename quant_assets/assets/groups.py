@@ -62,7 +62,9 @@ WHERE t.active;
 
 @dg.asset(
     kinds={"postgres"}, group_name="groups", deps=["etf_holdings", "stock_list", "etf_list"],
-    automation_condition=dg.AutomationCondition.eager(),
+    # Rebuilt when holdings or a list changes. Not eager(): as an unpartitioned asset it depends on
+    # every etf_holdings partition since 2010, and eager() waits while any of them is missing.
+    automation_condition=dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing()),
     check_specs=[dg.AssetCheckSpec("no_orphans_or_empty_groups", asset="groups")],
     description="`definition_groups` + `group_memberships`: ETF groups from the latest holdings (with "
                 "weight), SECTOR groups from stock sectors, THEME and CUSTOM groups from "
