@@ -44,6 +44,7 @@ and its cumulative counts equal those of an uninterrupted run. A completed impor
 fresh pass (which then inserts nothing). Dry run: the same reading and validation, no writes at all.
 """
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -500,13 +501,21 @@ def _import_etf_details(src: LegacySource, wh: Warehouse, dry_run: bool, rep: Ta
 
 
 # -- batched tables -----------------------------------------------------------------------------
-class _BatchOhlcvSchema(OhlcvSchema):
-    """A batch spans many days: unique on (ticker, date) instead of ticker."""
+def _batch_ohlcv_schema() -> pa.DataFrameSchema:
+    """OhlcvSchema for a batch that spans many days: unique on (ticker, date) instead of ticker.
 
-    class Config:
-        unique = ["ticker", "date"]
-        coerce = True
-        strict = True
+    A copy, not a subclass: when a DataFrameModel subclass is turned into a schema before its
+    parent, pandera renames the parent's named checks ("high >= low") to their method names, and
+    every later ohlcv validation error would lose its field.
+    """
+    schema = copy.deepcopy(OhlcvSchema.to_schema())
+    schema.unique = ["ticker", "date"]
+    schema.coerce = True
+    schema.strict = True
+    return schema
+
+
+_BATCH_OHLCV = _batch_ohlcv_schema()
 
 
 class _BatchHoldingsSchema(pa.DataFrameModel):
@@ -601,7 +610,7 @@ def _clean_ohlcv(chunk: pd.DataFrame, rep: TableReport, uni: Universe) -> pd.Dat
         "market_cap": valid["market_cap"].round(), "listed_shares": valid["listed_shares"].round(),
     })
     rep.imported += len(out)
-    return validate(_BatchOhlcvSchema, out, dataset="legacy ohlcv_data", date=None)
+    return validate(_BATCH_OHLCV, out, dataset="legacy ohlcv_data", date=None)
 
 
 def _clean_holdings(chunk: pd.DataFrame, rep: TableReport, uni: Universe) -> pd.DataFrame:
@@ -651,7 +660,7 @@ def _ohlcv_spec(src: LegacySource, uni: Universe) -> tuple[_Batched, str | None]
         f"rowid AS _rowid FROM ohlcv_data WHERE {keep}) {{where}} ORDER BY k_ticker, k_date, _stamp, _rowid"
     )
     outside = f"SELECT count(*) FROM ohlcv_data WHERE NOT ({keep})" if filters else None
-    cols_out = list(_BatchOhlcvSchema.to_schema().columns)
+    cols_out = list(_BATCH_OHLCV.columns)
     spec = _Batched(
         "ohlcv_data", "ohlcv_data", ["k_ticker", "k_date"], select,
         lambda chunk, rep: _clean_ohlcv(chunk, rep, uni), "date",

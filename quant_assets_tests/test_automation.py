@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 
 import dagster as dg
@@ -96,8 +97,21 @@ def test_holdings_sensor_requests_published_pdf(frozen, warehouse):
 
 
 def test_nightly_catch_up_skips_holidays_and_requests_missing_days():
-    with dg.instance_for_test() as instance:
-        _catch_up(instance)
+    isolated(_catch_up)
+
+
+def isolated(body) -> None:
+    """Run `body(instance)` with an instance_for_test(), in a copy of the current context.
+
+    Schedule contexts need an instance with a ref (so not ephemeral()), but leaving
+    instance_for_test() keeps Dagster's DefsStateStorage context variable pointing at the disposed
+    instance (DagsterInstance.dispose does not reset it): every later dg.materialize on the same
+    pytest worker then fails with "undefined DagsterInstance weakref".
+    """
+    def run() -> None:
+        with dg.instance_for_test() as instance:
+            body(instance)
+    contextvars.copy_context().run(run)
 
 
 def _catch_up(instance):
@@ -137,12 +151,16 @@ def test_catch_up_splits_missing_days_into_ranged_runs_around_loaded_days():
     """Loaded days are never re-requested: each gap of consecutive trading days is one run."""
     window = trading_days("2024-02-01", "2024-03-04")
     loaded = window[5:8]                                    # three loaded days in the middle
-    with dg.instance_for_test() as instance:
+    prices = []
+
+    def body(instance) -> None:
         for day in loaded + [window[-1]]:
             for key in automation.PRICE_ASSETS:
                 instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=day.isoformat()))
         trading = dg.build_schedule_context(instance=instance, scheduled_execution_time=at("2024-03-05T21:30:00"))
-        prices = [r for r in automation.nightly_catch_up(trading) if r.asset_selection == automation.PRICE_ASSETS]
+        prices.extend(r for r in automation.nightly_catch_up(trading) if r.asset_selection == automation.PRICE_ASSETS)
+
+    isolated(body)
     assert [r.partition_key_range for r in prices] == [
         dg.PartitionKeyRange(window[0].isoformat(), window[4].isoformat()),
         dg.PartitionKeyRange(window[8].isoformat(), window[-2].isoformat()),

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 import pandas as pd
 
-from quant_assets.assets.reporting import report_partitions
+from quant_assets.assets.reporting import log_partition, report_partitions
 from quant_assets.errors import MarketClosedError, SourceBlockedError, SourceDataError, SourceError
 from quant_assets.resources.warehouse import Warehouse
 
@@ -92,11 +92,20 @@ def for_each_trading_day(
     """Call `process_day` for every partition key of the run and report each day separately.
 
     `process_day` fetches, validates and writes one day (atomically) and returns what it wrote.
-    Use as `yield from for_each_trading_day(...)` in the asset body.
+    Use as `yield from for_each_trading_day(...)` in the asset body. A ranged run reports each day
+    the moment it lands (progress in the UI, nothing lost if the run dies); a one-day run returns
+    its result so the asset's checks run in the same run (assets/reporting.py).
     """
     keys = list(context.partition_keys)
+    stream = len(keys) > 1
     failures: list[str] = []
     landed: dict[str, list[tuple[dg.AssetKey, dict]]] = {}
+
+    def land(key: str, events: list[tuple[dg.AssetKey, dict]]) -> None:
+        landed[key] = events
+        if stream:
+            log_partition(context, key, events)
+
     for i, key in enumerate(keys):
         day = dt.date.fromisoformat(key)
         try:
@@ -105,7 +114,7 @@ def for_each_trading_day(
             for name in status_assets:
                 warehouse.record_status(name, day, "market_closed", reason=str(exc), row_count=0)
             closed = {"dagster/row_count": 0, "status": "market_closed", "reason": str(exc)}
-            landed[key] = [(asset_key, closed) for asset_key in context.selected_asset_keys]
+            land(key, [(asset_key, closed) for asset_key in context.selected_asset_keys])
             context.log.warning(str(exc))
             continue
         except SourceBlockedError as exc:
@@ -121,5 +130,5 @@ def for_each_trading_day(
             failures.append(f"{key}: {exc}")
             context.log.error(f"{key}: {exc}")
             continue
-        landed[key] = [(result.asset_key, day_metadata(result, day)) for result in results]
-    yield from report_partitions(context, landed, failures)
+        land(key, [(result.asset_key, day_metadata(result, day)) for result in results])
+    yield from report_partitions(context, landed, failures, logged=stream)

@@ -17,7 +17,7 @@ from quant_assets.errors import SourceDataError
 MAX_LISTED = 8
 
 
-def validate(model: type[pa.DataFrameModel], frame: pd.DataFrame, *, dataset: str, date: str | None,
+def validate(model: type[pa.DataFrameModel] | pa.DataFrameSchema, frame: pd.DataFrame, *, dataset: str, date: str | None,
              key: str = "ticker") -> pd.DataFrame:
     """Validate lazily (all failures at once); return the coerced frame or raise SourceDataError."""
     try:
