@@ -26,11 +26,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Protocol, Self, TypeVar, runtime_checkable
 from urllib.parse import urlsplit
 
 import requests
-from dagster import get_dagster_logger
+from dagster import ConfigurableResource, get_dagster_logger
+from pydantic import PrivateAttr
 from pyrate_limiter import Duration, Limiter, Rate
 from tenacity import (
     RetryCallState,
@@ -321,3 +322,35 @@ def check_not_error_status(resp: requests.Response, source: str, dataset: str | 
     """Any remaining non-2xx (after transient handling) is a hard source error."""
     if resp.status_code >= 400:
         raise SourceError(source, f"unexpected HTTP {resp.status_code}", dataset=dataset, date=date)
+
+
+class SourceResource(ConfigurableResource):
+    """What the KRX and KIS clients share: masked secrets, a breaker and a lazily built transport.
+
+    Subclasses name their secret fields in `secret_fields`; reprs (and so Dagster's logs and error
+    messages) show them as `***`.
+    """
+
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+
+    _session: requests.Session | None = PrivateAttr(default=None)
+    _lock: Any = PrivateAttr(default_factory=threading.RLock)
+    _breaker: CircuitBreaker | None = PrivateAttr(default=None)
+    _transport: Transport | None = PrivateAttr(default=None)
+
+    def __repr_args__(self):
+        for k, v in super().__repr_args__():
+            yield (k, "***" if k in self.secret_fields and v else v)
+
+    def __str__(self) -> str:
+        return repr(self)
+
+    def with_breaker(self, breaker: CircuitBreaker) -> Self:
+        """Use `breaker` instead of the process-wide default. Returns self."""
+        self._breaker = breaker
+        self._transport = None
+        return self
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self._breaker or default_breaker()

@@ -11,17 +11,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import time
 from datetime import date as Date
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlsplit
 
 import pandas as pd
 import requests
-from dagster import ConfigurableResource, get_dagster_logger
+from dagster import get_dagster_logger
 from pydantic import PrivateAttr
 
 from quant_assets import config
@@ -29,12 +28,11 @@ from quant_assets.errors import SourceAuthError, SourceError
 from quant_assets.resources import parsing as P
 from quant_assets.resources.http import (
     DEFAULT_BAN_COOLDOWN_SECONDS,
-    CircuitBreaker,
     Retryable,
     RetryPolicy,
+    SourceResource,
     Transport,
     account_key,
-    default_breaker,
     raise_for_transient_status,
     shared_limiter,
 )
@@ -96,7 +94,7 @@ def _safe_json(resp: requests.Response) -> Any:
         return None
 
 
-class KISClient(ConfigurableResource):
+class KISClient(SourceResource):
     """Typed access to KIS quotations (ETF price/NAV/components, stock price, daily chart)."""
 
     app_key: str | None = None
@@ -112,31 +110,12 @@ class KISClient(ConfigurableResource):
     token_retry_wait_seconds: float = 61.0
     ban_cooldown_seconds: float = DEFAULT_BAN_COOLDOWN_SECONDS
 
-    _session: requests.Session | None = PrivateAttr(default=None)
+    secret_fields = ("app_key", "app_secret")
+
     _token: str | None = PrivateAttr(default=None)
     _token_expires_at: float = PrivateAttr(default=0.0)
-    _lock: Any = PrivateAttr(default_factory=threading.RLock)
-    _breaker: CircuitBreaker | None = PrivateAttr(default=None)
-    _transport: Transport | None = PrivateAttr(default=None)
-
-    # -- secrets never in reprs --------------------------------------------------------------
-    def __repr_args__(self):
-        for k, v in super().__repr_args__():
-            yield (k, "***" if k in ("app_key", "app_secret") and v else v)
-
-    def __str__(self) -> str:
-        return repr(self)
 
     # -- wiring ------------------------------------------------------------------------------
-    def with_breaker(self, breaker: CircuitBreaker) -> Self:
-        self._breaker = breaker
-        self._transport = None
-        return self
-
-    @property
-    def breaker(self) -> CircuitBreaker:
-        return self._breaker or default_breaker()
-
     @property
     def source(self) -> str:
         return f"kis-{self.env}"

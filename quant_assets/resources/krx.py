@@ -9,15 +9,14 @@ and repeat the call. An IP ban (403, or an HTML notice) stops all KRX traffic fo
 from __future__ import annotations
 
 import json
-import threading
 from datetime import date as Date
 from datetime import datetime
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlsplit
 
 import pandas as pd
 import requests
-from dagster import ConfigurableResource, get_dagster_logger
+from dagster import get_dagster_logger
 from pydantic import PrivateAttr
 
 from quant_assets import config
@@ -25,13 +24,12 @@ from quant_assets.errors import SourceAuthError
 from quant_assets.resources import parsing as P
 from quant_assets.resources.http import (
     DEFAULT_BAN_COOLDOWN_SECONDS,
-    CircuitBreaker,
     Retryable,
     RetryPolicy,
+    SourceResource,
     Transport,
     account_key,
     check_not_error_status,
-    default_breaker,
     raise_for_transient_status,
     shared_limiter,
 )
@@ -98,7 +96,7 @@ def _isin(isin: str) -> str:
     return s
 
 
-class KRXClient(ConfigurableResource):
+class KRXClient(SourceResource):
     """Typed access to KRX Data Marketplace datasets.
 
     Credentials come from `EnvVar("KRX_ID")` / `EnvVar("KRX_PW")` in definitions; against the
@@ -115,31 +113,11 @@ class KRXClient(ConfigurableResource):
     backoff_max_seconds: float = 30.0
     ban_cooldown_seconds: float = DEFAULT_BAN_COOLDOWN_SECONDS
 
-    _session: requests.Session | None = PrivateAttr(default=None)
+    secret_fields = ("krx_pw",)
+
     _logged_in: bool = PrivateAttr(default=False)
-    _lock: Any = PrivateAttr(default_factory=threading.RLock)
-    _breaker: CircuitBreaker | None = PrivateAttr(default=None)
-    _transport: Transport | None = PrivateAttr(default=None)
-
-    # -- secrets never in reprs --------------------------------------------------------------
-    def __repr_args__(self):
-        for k, v in super().__repr_args__():
-            yield (k, "***" if k == "krx_pw" and v else v)
-
-    def __str__(self) -> str:
-        return repr(self)
 
     # -- wiring ------------------------------------------------------------------------------
-    def with_breaker(self, breaker: CircuitBreaker) -> Self:
-        """Use `breaker` instead of the process-wide default. Returns self."""
-        self._breaker = breaker
-        self._transport = None
-        return self
-
-    @property
-    def breaker(self) -> CircuitBreaker:
-        return self._breaker or default_breaker()
-
     @property
     def url(self) -> str:
         return (self.base_url or config.source_urls().krx).rstrip("/")
