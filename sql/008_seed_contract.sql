@@ -204,6 +204,13 @@ ALTER TABLE ohlcv_data
     ADD COLUMN atr_14       double precision,
     ADD COLUMN volume_ma20  double precision,
     ADD COLUMN volume_ratio double precision;
+-- Prices in local currency with the seeds' 4 decimals (USD 189.2300; KRW stays whole); traded
+-- value is NULL only where the source never recorded it (Spock imports).
+ALTER TABLE ohlcv_data
+    ALTER COLUMN open TYPE numeric(20, 4), ALTER COLUMN high TYPE numeric(20, 4),
+    ALTER COLUMN low TYPE numeric(20, 4), ALTER COLUMN close TYPE numeric(20, 4),
+    ALTER COLUMN change TYPE numeric(20, 4);
+ALTER TABLE ohlcv_data ALTER COLUMN value DROP NOT NULL;
 ALTER TABLE ohlcv_data ADD PRIMARY KEY (ticker, region, date, timeframe);
 
 ALTER TABLE etf_daily DROP CONSTRAINT etf_daily_pkey;
@@ -246,12 +253,15 @@ ALTER TABLE price_range_52w DROP CONSTRAINT price_range_52w_pkey;
 ALTER TABLE price_range_52w ALTER COLUMN ticker TYPE varchar(20);
 ALTER TABLE price_range_52w ADD COLUMN region varchar(2) NOT NULL DEFAULT 'KR';
 ALTER TABLE price_range_52w ALTER COLUMN region DROP DEFAULT;
+ALTER TABLE price_range_52w ALTER COLUMN close TYPE numeric(20, 4);
 ALTER TABLE price_range_52w ADD PRIMARY KEY (ticker, region, date);
 
 ALTER TABLE adjustment_factors DROP CONSTRAINT adjustment_factors_pkey;
 ALTER TABLE adjustment_factors ALTER COLUMN ticker TYPE varchar(20);
 ALTER TABLE adjustment_factors ADD COLUMN region varchar(2) NOT NULL DEFAULT 'KR';
 ALTER TABLE adjustment_factors ALTER COLUMN region DROP DEFAULT;
+ALTER TABLE adjustment_factors ALTER COLUMN prior_close TYPE numeric(20, 4),
+    ALTER COLUMN base_price TYPE numeric(20, 4);
 ALTER TABLE adjustment_factors ADD PRIMARY KEY (ticker, region, ex_date);
 
 -- == etf_holdings: seed 000's names =============================================================
@@ -416,6 +426,12 @@ ALTER TABLE ohlcv_quarterly ADD COLUMN region varchar(2) NOT NULL DEFAULT 'KR',
 ALTER TABLE ohlcv_yearly ADD COLUMN region varchar(2) NOT NULL DEFAULT 'KR',
     ADD COLUMN ma5_start double precision, ADD COLUMN ma20_end double precision,
     ADD COLUMN ma60_end double precision, ADD COLUMN rsi_14_end double precision;
+ALTER TABLE ohlcv_monthly ALTER COLUMN open TYPE numeric(20, 4), ALTER COLUMN high TYPE numeric(20, 4),
+    ALTER COLUMN low TYPE numeric(20, 4), ALTER COLUMN close TYPE numeric(20, 4), ALTER COLUMN value DROP NOT NULL;
+ALTER TABLE ohlcv_quarterly ALTER COLUMN open TYPE numeric(20, 4), ALTER COLUMN high TYPE numeric(20, 4),
+    ALTER COLUMN low TYPE numeric(20, 4), ALTER COLUMN close TYPE numeric(20, 4), ALTER COLUMN value DROP NOT NULL;
+ALTER TABLE ohlcv_yearly ALTER COLUMN open TYPE numeric(20, 4), ALTER COLUMN high TYPE numeric(20, 4),
+    ALTER COLUMN low TYPE numeric(20, 4), ALTER COLUMN close TYPE numeric(20, 4), ALTER COLUMN value DROP NOT NULL;
 ALTER TABLE ohlcv_monthly ALTER COLUMN region DROP DEFAULT;
 ALTER TABLE ohlcv_quarterly ALTER COLUMN region DROP DEFAULT;
 ALTER TABLE ohlcv_yearly ALTER COLUMN region DROP DEFAULT;
