@@ -44,6 +44,7 @@ from urllib.parse import quote
 import numpy as np
 
 from . import fmt
+from .etn_elw import EtnElwBook
 from .faults import FaultInjector, RequestInfo, corrupt_rows
 from .fmt import DASH, cf, ci, kdate
 from .publish import CLOSED, NONE, Publication
@@ -100,7 +101,9 @@ class KrxService:
             "MDCSTAT03901": self.sectors, "MDCSTAT00301": self.index_history,
             "finder_stkisu": self.finder_stk, "finder_listdelisu": self.finder_delisted,
             "finder_secuprodisu": self.finder_secuprod,
+            "MDCSTAT06701": self.etn_master, "MDCSTAT08501": self.elw_master,
         }
+        self.etn_elw = EtnElwBook(market)
 
     # ------------------------------------------------------------------ sessions
     def reset_sessions(self) -> None:
@@ -595,6 +598,13 @@ class KrxService:
                 "MKTCAP": DASH if walk else ci(b["cap"][j]),
             })
         return "output", rows
+
+    # ------------------------------------------------------------------ ETN / ELW masters (etn_elw.py)
+    def etn_master(self, form):
+        return "output", self.etn_elw.etn_rows(max(0, self.pub.today_t()))
+
+    def elw_master(self, form):
+        return "output", self.etn_elw.elw_rows(max(0, self.pub.today_t()))
 
     # ------------------------------------------------------------------ finders
     def finder_stk(self, form):
