@@ -69,7 +69,8 @@ def warehouse(database_url):
 
     with psycopg.connect(database_url, autocommit=True) as conn:
         tables = [r[0] for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations' "
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+            "AND tablename NOT IN ('schema_migrations', 'regions') "   # regions: reference rows of sql/008
             "AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = (quote_ident(tablename))::regclass)")]
         conn.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
     return Warehouse(database_url=database_url)
