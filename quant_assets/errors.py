@@ -14,33 +14,50 @@ class QuantAssetsError(Exception):
 
 
 class SourceError(QuantAssetsError):
-    """A source (KRX or KIS) could not deliver what was asked."""
+    """A source (KRX or KIS) could not deliver what was asked.
 
-    def __init__(self, source: str, message: str, *, dataset: str | None = None, date: str | None = None):
+    `dataset`, `date` (YYYYMMDD, or a YYYYMMDD-YYYYMMDD range) and `ticker` (short code or ISIN,
+    whichever the request carried) say which request failed; None when the request had none.
+    """
+
+    def __init__(self, source: str, message: str, *, dataset: str | None = None, date: str | None = None,
+                 ticker: str | None = None):
         self.source = source
         self.dataset = dataset
         self.date = date
-        where = ", ".join(f"{k}={v}" for k, v in (("dataset", dataset), ("date", date)) if v)
+        self.ticker = ticker
+        where = ", ".join(f"{k}={v}" for k, v in (("dataset", dataset), ("date", date), ("ticker", ticker)) if v)
         super().__init__(f"[{source}] {message}" + (f" ({where})" if where else ""))
 
 
 class SourceUnavailableError(SourceError):
-    """Transient failure that survived the retry policy (5xx, timeout, rate limit)."""
+    """Transient failure that survived the retry policy (outage: 5xx, 403/maintenance page,
+    timeout; or throttling that did not clear), or the short outage breaker is open."""
 
 
-class SourceAuthError(SourceError):
-    """Login/token failure: wrong credentials, password change required, token refused."""
+class SourceStopError(SourceError):
+    """Stop the whole run: every further request to this source would make matters worse.
+
+    Loops over days/tickers must catch this (not just `SourceError`) and stop, marking the
+    remaining work as not attempted.
+    """
 
 
-class SourceBlockedError(SourceError):
+class SourceAuthError(SourceStopError):
+    """Login/token failure: wrong credentials, password change required, a session that is
+    rejected right after a fresh login, or one that keeps being taken over by another client.
+    Remembered by the client: later calls raise at once without sending anything."""
+
+
+class SourceBlockedError(SourceStopError):
     """The source served a ban/IP-block page. Never retried: retrying extends the ban."""
 
 
 class SourceDataError(QuantAssetsError):
     """The source answered, but the payload is unusable (truncated, missing field, bad value).
 
-    `dataset`, `date`, `ticker` and `field` locate the problem; any may be None when it does not
-    apply (a truncated body has no ticker).
+    `dataset`, `region`, `date`, `ticker` and `field` locate the problem; any may be None when it
+    does not apply (a truncated body has no ticker; a KRX payload is always region KR).
     """
 
     def __init__(
@@ -51,13 +68,16 @@ class SourceDataError(QuantAssetsError):
         date: str | None = None,
         ticker: str | None = None,
         field: str | None = None,
+        region: str | None = None,
     ):
         self.dataset = dataset
+        self.region = region
         self.date = date
         self.ticker = ticker
         self.field = field
         where = ", ".join(
-            f"{k}={v}" for k, v in (("date", date), ("ticker", ticker), ("field", field)) if v is not None
+            f"{k}={v}" for k, v in (("region", region), ("date", date), ("ticker", ticker), ("field", field))
+            if v is not None
         )
         super().__init__(f"{dataset}: {message}" + (f" [{where}]" if where else ""))
 

@@ -47,23 +47,36 @@ def load_reference(sim, warehouse):
 
 def test_reference_assets_fill_tickers_and_details(sim, warehouse):
     load_reference(sim, warehouse)
-    etfs = warehouse.read_frame("SELECT t.ticker, t.name, d.multiple, d.isin FROM tickers t "
-                                "JOIN etf_details d USING (ticker) ORDER BY ticker")
+    etfs = warehouse.read_frame("SELECT t.ticker, t.region, t.name, t.name_eng, t.exchange, t.currency, "
+                                "t.lot_size, t.data_source, d.multiple, d.isin, d.english_name FROM tickers t "
+                                "JOIN etf_details d USING (ticker, region) WHERE t.asset_type = 'ETF' ORDER BY ticker")
     market = sim.market
     assert len(etfs) > 5
     by_ticker = etfs.set_index("ticker")
     assert by_ticker.loc["069500", "name"] == "KODEX 200"
     assert float(by_ticker.loc["122630", "multiple"]) == 2.0 and float(by_ticker.loc["114800", "multiple"]) == -1.0
     assert "0069M0" in by_ticker.index  # alphanumeric code survives as text
-    stocks = warehouse.read_frame("SELECT ticker, market, active FROM tickers WHERE asset_type = 'STOCK'")
-    assert {"KOSPI", "KOSDAQ"} <= set(stocks["market"])
+    # The KRX collection is region KR, in KRW, one-share lots; ETFs trade on the KOSPI board.
+    assert set(etfs["region"]) == {"KR"} and set(etfs["exchange"]) == {"KOSPI"}
+    assert set(etfs["currency"]) == {"KRW"} and set(etfs["lot_size"]) == {1} and set(etfs["data_source"]) == {"KRX"}
+    master = KRXClient(base_url=sim.krx_url).etf_master().set_index("ticker")
+    assert by_ticker.loc["069500", "name_eng"] == master.loc["069500", "english_name"]
+    assert etfs["name_eng"].notna().all() and (etfs["name_eng"] == etfs["english_name"]).all()
+    stocks = warehouse.read_frame("SELECT ticker, exchange, is_active, name_eng FROM tickers WHERE asset_type = 'STOCK'")
+    assert {"KOSPI", "KOSDAQ"} <= set(stocks["exchange"])
+    assert stocks.loc[stocks["is_active"], "name_eng"].notna().all()
+    shares = warehouse.read_frame("SELECT shares_outstanding, is_preferred, stock_kind FROM stock_details "
+                                  "WHERE ticker = '005930' AND region = 'KR'").iloc[0]
+    assert shares["shares_outstanding"] > 0 and shares["stock_kind"] == "보통주"
+    kinds = warehouse.read_frame("SELECT stock_kind LIKE '%%우선주' AS preferred_kind, is_preferred FROM stock_details")
+    assert kinds["preferred_kind"].any() and (kinds["preferred_kind"] == kinds["is_preferred"]).all()
     sectors = warehouse.read_frame("SELECT count(*) AS n FROM stock_details WHERE sector IS NOT NULL")
     assert sectors["n"].iloc[0] > 0
     assert market is not None
     # Re-running changes nothing.
-    before = warehouse.read_frame("SELECT * FROM tickers ORDER BY ticker").drop(columns=["updated_at"])
+    before = warehouse.read_frame("SELECT * FROM tickers ORDER BY ticker").drop(columns=["updated_at", "last_updated"])
     load_reference(sim, warehouse)
-    after = warehouse.read_frame("SELECT * FROM tickers ORDER BY ticker").drop(columns=["updated_at"])
+    after = warehouse.read_frame("SELECT * FROM tickers ORDER BY ticker").drop(columns=["updated_at", "last_updated"])
     assert before.equals(after)
 
 
@@ -86,9 +99,28 @@ def test_daily_prices_range_then_rerun_is_identical(sim, warehouse):
     krx = KRXClient(base_url=sim.krx_url).stock_daily("2024-03-05")
     assert row["close"] == krx.set_index("ticker").loc["005930", "close"]
     assert row["high"] >= row["close"] >= row["low"] > 0
-    # Each partition reported separately, all three loaded.
-    status = warehouse.read_frame("SELECT asset, count(*) AS n FROM partition_status WHERE status = 'loaded' GROUP BY 1")
-    assert dict(zip(status["asset"], status["n"], strict=True)) == {"ohlcv": 3, "etf_daily": 3}
+    # Each partition reported separately, all three loaded, per region.
+    status = warehouse.read_frame("SELECT asset, region, count(*) AS n FROM partition_status "
+                                  "WHERE status = 'loaded' GROUP BY 1, 2")
+    assert {(a, r): n for a, r, n in status.itertuples(index=False)} == {("ohlcv", "KR"): 3, ("etf_daily", "KR"): 3}
+    # Daily bars are region KR, timeframe 'D', prices read back as floats.
+    assert set(first["region"]) == {"KR"} and set(first["timeframe"]) == {"D"}
+    assert first["close"].dtype == "float64" and etf_first["nav"].dtype == "float64"
+    assert set(etf_first["region"]) == {"KR"}
+
+
+def test_daily_bars_answer_to_both_timeframe_spellings(sim, warehouse):
+    """Seeds and Spock query timeframe = '1d'; the platform stores 'D': both find the same rows."""
+    assert run([prices.daily_prices], sim, warehouse, partition_key=DAYS[0]).success
+    counts = warehouse.read_frame(
+        "SELECT (SELECT count(*) FROM ohlcv_data WHERE timeframe = '1d' AND region = 'KR') AS one_d, "
+        "       (SELECT count(*) FROM ohlcv_data WHERE timeframe = 'D' AND region = 'KR') AS d, "
+        "       (SELECT count(*) FROM ohlcv_data WHERE timeframe <> '1d') AS other, "
+        "       (SELECT count(*) FROM ohlcv_data) AS total").iloc[0]
+    assert counts["total"] == sim_stock_count(sim, DAYS[0]) + len(KRXClient(base_url=sim.krx_url).etf_daily(DAYS[0]))
+    assert counts["one_d"] == counts["d"] == counts["total"] and counts["other"] == 0
+    stored = warehouse.read_frame("SELECT DISTINCT timeframe::text AS tf FROM ohlcv_data")
+    assert list(stored["tf"]) == ["D"]
 
 
 def sim_stock_count(sim, day):

@@ -19,6 +19,8 @@ def bars(day=DAY, **overrides) -> pd.DataFrame:
     frame = pd.DataFrame({
         "date": [day, day],
         "ticker": ["005930", "0069M0"],
+        "region": ["KR", "KR"],
+        "timeframe": ["D", "D"],
         "asset_type": ["STOCK", "ETF"],
         "open": [77000.0, 10050.0], "high": [77500.0, 10100.0], "low": [76500.0, 10000.0],
         "close": [77200.0, 10080.0], "change": [200.0, -20.0], "change_pct": [0.26, -0.2],
@@ -121,3 +123,92 @@ def test_concurrent_rewrites_of_one_day_never_duplicate_or_collide(warehouse):
     stored = warehouse.read_frame("SELECT count(*) AS n, count(DISTINCT ticker) AS tickers, "
                                   "count(DISTINCT close) AS closes FROM ohlcv_data WHERE date = %s", (DAY,))
     assert stored.iloc[0].tolist() == [n, n, 1]   # one writer's complete day, never a mix
+
+
+def test_read_frame_returns_numeric_columns_as_floats(warehouse):
+    warehouse.replace_partition("ohlcv_data", bars(), where={"region": "KR", "date": DAY})
+    got = warehouse.read_frame("SELECT close, change_pct, NULL::numeric AS nothing FROM ohlcv_data ORDER BY ticker")
+    assert {str(t) for t in got.dtypes} == {"float64"}
+    assert got["close"].tolist() == [77200.0, 10080.0] and got["nothing"].isna().all()
+
+
+@pytest.mark.parametrize(
+    ("region", "ticker"),
+    [("KR", "5930"), ("KR", "005930.KS"), ("US", "005930"), ("US", "brk/b"), ("HK", "700"), ("XX", "AAPL")],
+)
+def test_bad_symbol_for_its_region_is_rejected_before_anything_is_written(warehouse, region, ticker):
+    warehouse.replace_partition("ohlcv_data", validate(OhlcvSchema, bars(), dataset="ohlcv", date=str(DAY)),
+                                where={"region": "KR", "date": DAY})
+    before = rows(warehouse)
+    bad = bars(region=["KR", region], ticker=["005930", ticker])
+    with pytest.raises(SourceDataError) as err:
+        frame = validate(OhlcvSchema, bad, dataset="ohlcv", date=str(DAY))
+        warehouse.replace_partition("ohlcv_data", frame, where={"region": "KR", "date": DAY})
+    exc = err.value
+    assert (exc.dataset, exc.region, exc.ticker, exc.date) == ("ohlcv", region, ticker, str(DAY))
+    assert exc.field == ("region" if region == "XX" else "ticker")
+    assert f"region={region}" in str(exc) and ticker in str(exc)
+    pd.testing.assert_frame_equal(rows(warehouse), before)            # the stored day is untouched
+    assert warehouse.read_frame("SELECT count(*) AS n FROM ohlcv_data")["n"].iloc[0] == 2
+
+
+def test_duplicate_key_in_a_frame_is_an_error_naming_the_key(warehouse):
+    dup = pd.concat([bars(), bars().iloc[:1]], ignore_index=True)
+    with pytest.raises(SourceDataError) as err:
+        validate(OhlcvSchema, dup, dataset="ohlcv", date=str(DAY))
+    assert err.value.ticker == "005930" and err.value.region == "KR"
+    assert "uniqueness of (ticker, region, date, timeframe)" in str(err.value)
+    # The same ticker and day in another region is not a duplicate.
+    other = bars(region=["US", "US"], ticker=["AAPL", "BRK/B"])
+    assert len(validate(OhlcvSchema, pd.concat([bars(), other], ignore_index=True), dataset="ohlcv",
+                        date=str(DAY))) == 4
+
+
+def test_a_partition_is_one_region_and_never_deletes_another_regions_day(warehouse):
+    us = bars(region=["US", "US"], ticker=["AAPL", "BRK/B"])
+    warehouse.replace_partition("ohlcv_data", bars(), where={"region": "KR", "date": DAY},
+                                status=("ohlcv", DAY, "test"))
+    warehouse.replace_partition("ohlcv_data", us, where={"region": "US", "date": DAY},
+                                status=("ohlcv", DAY, "test"))
+    warehouse.replace_partition("ohlcv_data", bars().iloc[:1], where={"region": "KR", "date": DAY})
+    stored = warehouse.read_frame("SELECT region, ticker FROM ohlcv_data ORDER BY region, ticker")
+    assert stored.values.tolist() == [["KR", "005930"], ["US", "AAPL"], ["US", "BRK/B"]]
+    status = warehouse.read_frame("SELECT asset, region, status FROM partition_status ORDER BY region")
+    assert status.values.tolist() == [["ohlcv", "KR", "loaded"], ["ohlcv", "US", "loaded"]]
+    with pytest.raises(ValueError, match="region"):   # two regions and no region named: refused
+        warehouse.replace_partition("ohlcv_data", pd.concat([bars(), us]), where={"date": DAY})
+
+
+def test_after_statements_share_the_write_transaction(warehouse):
+    warehouse.replace_partition("ohlcv_data", bars(), where={"region": "KR", "date": DAY})
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        warehouse.replace_partition("ohlcv_data", bars().iloc[:1], where={"region": "KR", "date": DAY},
+                                    status=("ohlcv", DAY, "test"), after=["SELECT 1 / 0"])
+    assert len(rows(warehouse)) == 2                                  # rolled back with the follow-up
+    assert warehouse.read_frame("SELECT count(*) AS n FROM partition_status")["n"].iloc[0] == 0
+
+
+def ticker_frame(region: str, ticker: str, name: str, currency: str) -> pd.DataFrame:
+    return pd.DataFrame({"ticker": [ticker], "region": [region], "isin": [None], "name": [name],
+                         "name_eng": [name], "exchange": ["HOSE" if region == "VN" else "NYSE"],
+                         "asset_type": ["STOCK"], "currency": [currency], "lot_size": [100 if region == "VN" else 1],
+                         "listing_date": [pd.NaT], "delisting_date": [pd.NaT], "is_active": [True],
+                         "data_source": ["test"]})
+
+
+def test_the_same_symbol_in_two_regions_is_two_securities(warehouse):
+    from quant_assets.schemas.reference import TickerSchema
+
+    details = pd.DataFrame({"ticker": pd.Series(dtype=str), "region": pd.Series(dtype=str)})
+    for region, name, currency in (("US", "Arcadia Biosciences", "USD"), ("VN", "Asia Commercial Bank", "VND")):
+        frame = validate(TickerSchema, ticker_frame(region, "ACB", name, currency), dataset="test", date=None)
+        warehouse.sync_universe("STOCK", frame, "stock_details", details, region=region)
+    got = warehouse.read_frame("SELECT region, name, currency, lot_size, is_active FROM tickers "
+                               "WHERE ticker = 'ACB' ORDER BY region")
+    assert got.values.tolist() == [["US", "Arcadia Biosciences", "USD", 1, True],
+                                   ["VN", "Asia Commercial Bank", "VND", 100, True]]
+    # Retiring is per region: an empty US stock list retires ACB in the US only.
+    empty = ticker_frame("US", "ACB", "x", "USD").iloc[:0]
+    assert warehouse.sync_universe("STOCK", empty, "stock_details", details, region="US")["retired"] == 1
+    active = warehouse.read_frame("SELECT region, is_active FROM tickers WHERE ticker = 'ACB' ORDER BY region")
+    assert active.values.tolist() == [["US", False], ["VN", True]]

@@ -88,13 +88,16 @@ def for_each_trading_day(
     process_day: Callable[[dt.date], Sequence[DayResult]],
     *,
     status_assets: Sequence[str],
+    region: str = "KR",
 ) -> Iterator:
     """Call `process_day` for every partition key of the run and report each day separately.
 
     `process_day` fetches, validates and writes one day (atomically) and returns what it wrote.
     Use as `yield from for_each_trading_day(...)` in the asset body. A ranged run reports each day
     the moment it lands (progress in the UI, nothing lost if the run dies); a one-day run returns
-    its result so the asset's checks run in the same run (assets/reporting.py).
+    its result so the asset's checks run in the same run (assets/reporting.py). Failed, closed
+    and blocked days are recorded in partition_status under `region` (the trading-day partitions
+    are the KRX calendar, hence the default KR).
     """
     keys = list(context.partition_keys)
     stream = len(keys) > 1
@@ -112,7 +115,7 @@ def for_each_trading_day(
             results = process_day(day)
         except MarketClosedError as exc:
             for name in status_assets:
-                warehouse.record_status(name, day, "market_closed", reason=str(exc), row_count=0)
+                warehouse.record_status(name, day, "market_closed", region=region, reason=str(exc), row_count=0)
             closed = {"dagster/row_count": 0, "status": "market_closed", "reason": str(exc)}
             land(key, [(asset_key, closed) for asset_key in context.selected_asset_keys])
             context.log.warning(str(exc))
@@ -120,13 +123,14 @@ def for_each_trading_day(
         except SourceBlockedError as exc:
             for rest in keys[i:]:
                 for name in status_assets:
-                    warehouse.record_status(name, dt.date.fromisoformat(rest), "blocked", reason=str(exc))
+                    warehouse.record_status(name, dt.date.fromisoformat(rest), "blocked", region=region,
+                                            reason=str(exc))
             failures.extend(f"{rest}: blocked" for rest in keys[i:])
             context.log.error(f"source blocked; {len(keys) - i} day(s) not attempted: {exc}")
             break
         except (SourceError, SourceDataError) as exc:
             for name in status_assets:
-                warehouse.record_status(name, day, "source_error", reason=str(exc))
+                warehouse.record_status(name, day, "source_error", region=region, reason=str(exc))
             failures.append(f"{key}: {exc}")
             context.log.error(f"{key}: {exc}")
             continue

@@ -14,23 +14,26 @@ import pandas as pd
 from quant_assets.assets.daily import INGEST_POLICY, DayResult, for_each_trading_day
 from quant_assets.calendar import trading_day_partitions
 from quant_assets.resources.krx import KRXClient
-from quant_assets.resources.warehouse import Warehouse
+from quant_assets.resources.warehouse import Warehouse, refresh_etf_latest
 from quant_assets.schemas.prices import EtfDailySchema, OhlcvSchema
 from quant_assets.schemas.validation import validate
 
 OHLCV = dg.AssetKey("ohlcv")
 ETF_DAILY = dg.AssetKey("etf_daily")
-OHLCV_COLUMNS = ["date", "ticker", "asset_type", "open", "high", "low", "close", "change", "change_pct",
-                 "volume", "value", "market_cap", "listed_shares"]
-ETF_DAILY_COLUMNS = ["date", "ticker", "close", "nav", "aum", "listed_units", "market_cap", "index_close",
+REGION = "KR"               # everything KRX publishes is the Korean market
+DAILY = "D"                 # ohlcv_data.timeframe of a daily bar
+OHLCV_COLUMNS = ["date", "ticker", "region", "timeframe", "asset_type", "open", "high", "low", "close", "change",
+                 "change_pct", "volume", "value", "market_cap", "listed_shares"]
+ETF_DAILY_COLUMNS = ["date", "ticker", "region", "close", "nav", "aum", "listed_units", "market_cap", "index_close",
                      "index_change_pct"]
 
 
 def ohlcv_frame(stocks: pd.DataFrame, etfs: pd.DataFrame) -> pd.DataFrame:
-    """Stocks and ETFs in one frame; KRX reports open/high/low as 0 when nothing traded."""
+    """Stocks and ETFs in one frame of daily KR bars; KRX reports open/high/low as 0 when nothing
+    traded."""
     etfs = etfs.rename(columns={"listed_units": "listed_shares"})
     frame = pd.concat([stocks.assign(asset_type="STOCK"), etfs.assign(asset_type="ETF")], ignore_index=True)
-    frame = frame[OHLCV_COLUMNS].copy()
+    frame = frame.assign(region=REGION, timeframe=DAILY)[OHLCV_COLUMNS].copy()
     for col in ("open", "high", "low"):
         frame[col] = frame[col].where(frame[col] != 0)
     return frame
@@ -67,16 +70,19 @@ def daily_prices(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: W
         if OHLCV in selected:
             stocks = krx.stock_daily(day)
             frame = validate(OhlcvSchema, ohlcv_frame(stocks, etfs), dataset="ohlcv", date=key)
-            warehouse.replace_partition("ohlcv_data", frame, where={"date": day},
-                                        status=("ohlcv", day, "KRX MDCSTAT01501+MDCSTAT04301"))
+            # avg_daily_volume/value of etf_details follow the ETF bars just written
+            warehouse.replace_partition("ohlcv_data", frame, where={"region": REGION, "date": day},
+                                        status=("ohlcv", day, "KRX MDCSTAT01501+MDCSTAT04301"),
+                                        after=[refresh_etf_latest(REGION)])
             results.append(DayResult(OHLCV, frame, "KRX MDCSTAT01501 (mktId=ALL) + MDCSTAT04301"))
         if ETF_DAILY in selected:
-            frame = validate(EtfDailySchema, etfs[ETF_DAILY_COLUMNS], dataset="etf_daily", date=key)
-            warehouse.replace_partition("etf_daily", frame, where={"date": day},
+            frame = validate(EtfDailySchema, etfs.assign(region=REGION)[ETF_DAILY_COLUMNS], dataset="etf_daily",
+                             date=key)
+            warehouse.replace_partition("etf_daily", frame, where={"region": REGION, "date": day},
                                         status=("etf_daily", day, "KRX MDCSTAT04301"))
             extra = {"aum_published": bool(frame["aum"].notna().any())}
             results.append(DayResult(ETF_DAILY, frame, "KRX MDCSTAT04301", extra))
         return results
 
     names = [k.to_user_string() for k in sorted(selected)]
-    yield from for_each_trading_day(context, warehouse, process_day, status_assets=names)
+    yield from for_each_trading_day(context, warehouse, process_day, status_assets=names, region=REGION)

@@ -2,8 +2,12 @@
 
 Every asset writes through `replace_partition`, which is the platform's one answer to "nothing
 lost, nothing half-written": in a single transaction it deletes the partition's rows, COPYs the
-validated frame and records the partition's status, so a crash leaves the previous version intact
-and a re-run leaves identical rows.
+validated frame, runs the follow-up SQL that keeps summaries in step (`after=`, e.g.
+`SELECT refresh_etf_latest('KR')`) and records the partition's status, so a crash leaves the
+previous version intact and a re-run leaves identical rows.
+
+Region is part of every key (sql/008): a partition is always (region, day), never a day of all
+regions, so loading US prices can never delete a Korean day.
 """
 
 from __future__ import annotations
@@ -16,13 +20,23 @@ from contextlib import contextmanager
 import pandas as pd
 import psycopg
 from dagster import ConfigurableResource
+from psycopg.types.numeric import FloatLoader
 from pydantic import PrivateAttr
 
 from quant_assets import database, migrations
 
 # Tables range-partitioned by month on `date`; children are created on demand.
 MONTH_PARTITIONED = ("ohlcv_data", "etf_daily", "etf_aum", "etf_tracking", "etf_holdings",
-                     "price_range_52w", "stock_fundamentals", "factor_scores")
+                     "price_range_52w", "ticker_fundamentals", "factor_scores")
+NUMERIC_OID = 1700
+# Follow-up SQL for replace_partition/sync_universe: a statement, or (statement, parameters).
+AfterSql = str | tuple[str, Sequence | Mapping]
+
+
+def refresh_etf_latest(region: str) -> tuple[str, tuple[str]]:
+    """The after-write statement that brings etf_details' latest-figure columns (and the `etfs`
+    view) up to the rows just written; pass it in `after=` of every write of a table it reads."""
+    return ("SELECT refresh_etf_latest(%s)", (region,))
 # The partition key column where it is not `date`.
 PARTITION_COLUMN = {"etf_holdings": "as_of_date"}
 
@@ -41,6 +55,7 @@ class Warehouse(ConfigurableResource):
     database_url: str | None = None
     _migrated: bool = PrivateAttr(default=False)
     _partitions: set = PrivateAttr(default_factory=set)
+    _regional: dict = PrivateAttr(default_factory=dict)
 
     # -- connections ---------------------------------------------------------------------------
     def url(self) -> str:
@@ -55,10 +70,22 @@ class Warehouse(ConfigurableResource):
             yield conn
 
     def read_frame(self, sql: str, params: Sequence | Mapping | None = None) -> pd.DataFrame:
+        """Run a query and return its rows as a DataFrame.
+
+        `numeric` columns (prices are numeric(20,4), AUM figures, weights, ...) come back as
+        float64, not as `decimal.Decimal` objects: a float loader is registered on the cursor and
+        every numeric column is cast, also when it is all NULL. pandas code gets arithmetic-ready
+        floats; compare money exactly in SQL if a test needs the stored decimal.
+        """
         with self.connect() as conn, conn.cursor() as cur:
+            cur.adapters.register_loader("numeric", FloatLoader)
             cur.execute(sql, params)
             cols = [c.name for c in cur.description]
-            return pd.DataFrame(cur.fetchall(), columns=cols)
+            frame = pd.DataFrame(cur.fetchall(), columns=cols)
+            for i, c in enumerate(cur.description):
+                if c.type_code == NUMERIC_OID:
+                    frame.isetitem(i, frame.iloc[:, i].astype("float64"))
+            return frame
 
     def execute(self, sql: str, params: Sequence | Mapping | None = None) -> int:
         with self.connect() as conn:
@@ -83,6 +110,16 @@ class Warehouse(ConfigurableResource):
                     )
                 self._partitions.add((table, m))
 
+    def has_region(self, table: str) -> bool:
+        """Whether `table` has a region column (every market-data table does since sql/008)."""
+        if table not in self._regional:
+            with self.connect() as conn:
+                row = conn.execute(
+                    "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+                    "AND table_name = %s AND column_name = 'region'", (table,)).fetchone()
+            self._regional[table] = row is not None
+        return self._regional[table]
+
     # -- writes --------------------------------------------------------------------------------
     def replace_partition(
         self,
@@ -91,13 +128,27 @@ class Warehouse(ConfigurableResource):
         *,
         where: Mapping[str, object],
         status: tuple[str, dt.date, str] | None = None,
+        after: Sequence[AfterSql] = (),
     ) -> int:
         """Atomically replace the rows matching `where` (column = value, or column BETWEEN a
         (first, last) tuple) with `frame`.
 
-        `status` = (asset, partition date, source) records a 'loaded' partition_status row in the
-        same transaction, so the status can never claim rows that were rolled back.
+        `where` names the region of a region-keyed table (`{"region": "KR", "date": day}`); when
+        it does not, the frame's single region is used, and a frame of several regions (or an
+        empty one) without it is refused rather than deleting the day of every region.
+        `after` statements run in the same transaction after the COPY (summaries that must never
+        disagree with the committed rows, e.g. `refresh_etf_latest(region)`); their failure rolls
+        the write back. `status` = (asset, partition date, source) records a 'loaded'
+        partition_status row for (asset, region, date) in the same transaction, so the status can
+        never claim rows that were rolled back.
         """
+        where = dict(where)
+        if self.has_region(table) and "region" not in where:
+            regions = frame["region"].unique() if "region" in frame.columns else []
+            if len(regions) != 1:
+                raise ValueError(f"replace_partition({table}): say which region to replace "
+                                 f"(where={{'region': ...}}); the frame holds regions {list(regions)}")
+            where["region"] = str(regions[0])
         if table in MONTH_PARTITIONED and len(frame):
             column = PARTITION_COLUMN.get(table, "date")
             self.ensure_month_partitions(table, pd.to_datetime(frame[column]).dt.date.unique())
@@ -113,35 +164,53 @@ class Warehouse(ConfigurableResource):
             lock_partition(conn, table, where)
             conn.execute(f"DELETE FROM {table} WHERE {' AND '.join(conds)}", params)
             copy_frame(conn, table, frame)
+            run_after(conn, after)
             if status:
-                record_status(conn, status[0], status[1], "loaded", row_count=len(frame), source=status[2])
+                record_status(conn, status[0], status[1], "loaded", region=str(where.get("region", "KR")),
+                              row_count=len(frame), source=status[2])
         return len(frame)
 
     def sync_universe(self, asset_type: str, tickers: pd.DataFrame, details_table: str,
-                      details: pd.DataFrame) -> dict[str, int]:
-        """Upsert today's listed universe of one asset type and retire what is no longer listed.
+                      details: pd.DataFrame, *, region: str, after: Sequence[AfterSql] = ()) -> dict[str, int]:
+        """Upsert today's listed universe of one asset type in one region and retire what is no
+        longer listed there.
 
+        Rows are keyed by (ticker, region): the same symbol in two regions is two securities.
         Tickers are never deleted (history in `ohlcv_data` still refers to them): a ticker missing
         from the source's current list becomes inactive, with its first-seen-missing day as the
-        delisting date, so re-running on the same day changes nothing.
+        delisting date, so re-running on the same day changes nothing. `after` runs in the same
+        transaction (e.g. refresh_etf_latest, so a newly listed ETF gets its latest figures).
         """
+        for name, frame in (("tickers", tickers), (details_table, details)):
+            if len(frame) and set(frame["region"].unique()) != {region}:
+                raise ValueError(f"sync_universe({region}): {name} rows of regions {sorted(frame['region'].unique())}")
         with self.connect() as conn, conn.transaction():
+            lock_partition(conn, "tickers", (region, asset_type))
             # delisting_date is owned by the UPDATE below; an upsert must not reset it.
-            upsert(conn, "tickers", tickers.drop(columns=["delisting_date"]), key=["ticker"])
-            upsert(conn, details_table, details, key=["ticker"])
+            upsert(conn, "tickers", tickers.drop(columns=["delisting_date"]), key=["ticker", "region"])
+            upsert(conn, details_table, details, key=["ticker", "region"])
             cur = conn.execute(
-                """UPDATE tickers SET active = false, delisting_date = COALESCE(delisting_date, current_date),
+                """UPDATE tickers SET is_active = false, delisting_date = COALESCE(delisting_date, current_date),
                           updated_at = now()
-                   WHERE asset_type = %s AND active AND NOT (ticker = ANY(%s))""",
-                (asset_type, list(tickers.loc[tickers["active"], "ticker"])),
+                   WHERE region = %s AND asset_type = %s AND is_active AND NOT (ticker = ANY(%s))""",
+                (region, asset_type, list(tickers.loc[tickers["is_active"], "ticker"])),
             )
             retired = cur.rowcount
-        return {"listed": int(tickers["active"].sum()), "retired": retired}
+            run_after(conn, after)
+        return {"listed": int(tickers["is_active"].sum()), "retired": retired}
 
-    def record_status(self, asset: str, day: dt.date, status: str, *, reason: str | None = None,
+    def record_status(self, asset: str, day: dt.date, status: str, *, region: str, reason: str | None = None,
                       source: str | None = None, row_count: int | None = None) -> None:
         with self.connect() as conn:
-            record_status(conn, asset, day, status, reason=reason, source=source, row_count=row_count)
+            record_status(conn, asset, day, status, region=region, reason=reason, source=source,
+                          row_count=row_count)
+
+
+def run_after(conn: psycopg.Connection, statements: Sequence[AfterSql]) -> None:
+    """Run follow-up statements (str, or (str, params)) in the caller's transaction."""
+    for stmt in statements:
+        sql, params = (stmt, None) if isinstance(stmt, str) else stmt
+        conn.execute(sql, params)
 
 
 def lock_partition(conn: psycopg.Connection, table: str, key: object) -> None:
@@ -180,9 +249,10 @@ def upsert(conn: psycopg.Connection, table: str, frame: pd.DataFrame, *, key: Se
     if frame.empty:
         return
     tmp = f"_upsert_{table}"
-    conn.execute(f"CREATE TEMP TABLE {tmp} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
-    copy_frame(conn, tmp, frame)
     cols = list(frame.columns)
+    # Only the frame's columns, no constraints: identity/generated columns stay the table's business.
+    conn.execute(f"CREATE TEMP TABLE {tmp} ON COMMIT DROP AS SELECT {', '.join(cols)} FROM {table} WITH NO DATA")
+    copy_frame(conn, tmp, frame)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c not in key)
     if "updated_at" not in cols:
         updates += ", updated_at = now()"
@@ -193,13 +263,14 @@ def upsert(conn: psycopg.Connection, table: str, frame: pd.DataFrame, *, key: Se
     conn.execute(f"DROP TABLE {tmp}")
 
 
-def record_status(conn: psycopg.Connection, asset: str, day: dt.date, status: str, *,
+def record_status(conn: psycopg.Connection, asset: str, day: dt.date, status: str, *, region: str,
                   reason: str | None = None, source: str | None = None, row_count: int | None = None) -> None:
     conn.execute(
-        """INSERT INTO partition_status (asset, partition_date, status, row_count, reason, source, updated_at)
-           VALUES (%s, %s, %s, %s, %s, %s, now())
-           ON CONFLICT (asset, partition_date) DO UPDATE SET status = EXCLUDED.status,
+        """INSERT INTO partition_status (asset, region, partition_date, status, row_count, reason, source,
+                                         updated_at)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, now())
+           ON CONFLICT (asset, region, partition_date) DO UPDATE SET status = EXCLUDED.status,
                row_count = EXCLUDED.row_count, reason = EXCLUDED.reason, source = EXCLUDED.source,
                updated_at = now()""",
-        (asset, day, status, row_count, reason, source),
+        (asset, region, day, status, row_count, reason, source),
     )

@@ -1,4 +1,10 @@
-"""What a valid day of prices looks like, checked before anything is written."""
+"""What a valid day of prices looks like, checked before anything is written.
+
+Every row carries its region, and its ticker must be in that region's canonical form
+(`quant_assets.symbols`, the Python twin of the warehouse's `symbol_is_canonical()`), so a
+malformed symbol is rejected here with an error naming region, ticker and column instead of by a
+CHECK or a foreign key halfway through a COPY.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,42 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from quant_assets.symbols import REGIONS, is_canonical
+
+# The KRX short code (6 characters). Region-aware schemas use `canonical_for_region` instead;
+# this stays for schemas that only ever see KRX codes.
 TICKER = {"str_length": {"min_value": 6, "max_value": 6}}
+REGION = {"isin": list(REGIONS)}
+TIMEFRAMES = ["D"]          # daily bars are stored as 'D' (the column's default; '1d' matches it in SQL)
+CANONICAL_CHECK = "ticker is canonical for its region"
 
 
-class OhlcvSchema(pa.DataFrameModel):
-    """One row per ticker for one trading day, raw KRW prices (`ohlcv_data`)."""
+def canonical_for_region(df: pd.DataFrame, column: str = "ticker", region: str = "region",
+                         only: pd.Series | None = None) -> pd.Series:
+    """True where `column` is in the canonical symbol form of the row's `region` (rows outside
+    `only`, when given, pass)."""
+    ok = pd.Series([is_canonical(r, t) for r, t in zip(df[region], df[column], strict=True)], index=df.index,
+                   dtype=bool)
+    return ok if only is None else ok | ~only
+
+
+class RegionTickerModel(pa.DataFrameModel):
+    """Base of every region-keyed daily schema: a known region and a canonical ticker for it."""
+
+    ticker: Series[str]
+    region: Series[str] = pa.Field(**REGION)
+
+    @pa.dataframe_check(name=CANONICAL_CHECK)
+    def canonical_ticker(cls, df: pd.DataFrame) -> Series[bool]:
+        return canonical_for_region(df)
+
+
+class OhlcvSchema(RegionTickerModel):
+    """One row per (ticker, region, timeframe) for one trading day, raw local-currency prices
+    (`ohlcv_data`)."""
 
     date: Series[pa.DateTime]
-    ticker: Series[str] = pa.Field(**TICKER)
+    timeframe: Series[str] = pa.Field(isin=TIMEFRAMES)
     asset_type: Series[str] = pa.Field(isin=["STOCK", "ETF"])
     open: Series[float] = pa.Field(gt=0, nullable=True)
     high: Series[float] = pa.Field(gt=0, nullable=True)
@@ -27,7 +61,7 @@ class OhlcvSchema(pa.DataFrameModel):
     listed_shares: Series[float] = pa.Field(ge=0, nullable=True)
 
     class Config:
-        unique = ["ticker"]
+        unique = ["ticker", "region", "date", "timeframe"]
         coerce = True
         strict = True
 
@@ -40,11 +74,10 @@ class OhlcvSchema(pa.DataFrameModel):
         return ~((df["close"] > df["high"]) | (df["close"] < df["low"]))
 
 
-class EtfDailySchema(pa.DataFrameModel):
+class EtfDailySchema(RegionTickerModel):
     """One row per listed ETF for one trading day (`etf_daily`)."""
 
     date: Series[pa.DateTime]
-    ticker: Series[str] = pa.Field(**TICKER)
     close: Series[float] = pa.Field(gt=0)
     nav: Series[float] = pa.Field(gt=0)
     aum: Series[float] = pa.Field(gt=0, nullable=True)
@@ -54,6 +87,6 @@ class EtfDailySchema(pa.DataFrameModel):
     index_change_pct: Series[float] = pa.Field(nullable=True)
 
     class Config:
-        unique = ["ticker"]
+        unique = ["ticker", "region", "date"]
         coerce = True
         strict = True

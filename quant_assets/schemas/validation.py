@@ -1,8 +1,9 @@
 """Run a pandera model and turn its failures into one error a user can act on.
 
 pandera reports failures by row index; users think in tickers. The error lists the first few
-failures as (ticker, field, check, value) and is raised *before* any write, so a bad source
-payload leaves the partition untouched.
+failures as (region, ticker, field, check, value) and is raised *before* any write, so a bad
+source payload leaves the partition untouched. A duplicate key (e.g. the same ticker, region,
+date and timeframe twice in one frame) is reported once per ticker with the key's columns.
 """
 
 from __future__ import annotations
@@ -15,56 +16,81 @@ import pandera.pandas as pa
 from quant_assets.errors import SourceDataError
 
 MAX_LISTED = 8
+UNIQUENESS = "multiple_fields_uniqueness"
+DATE_COLUMNS = ("date", "as_of_date")
 
 
 def validate(model: type[pa.DataFrameModel] | pa.DataFrameSchema, frame: pd.DataFrame, *, dataset: str, date: str | None,
              key: str = "ticker") -> pd.DataFrame:
-    """Validate lazily (all failures at once); return the coerced frame or raise SourceDataError."""
+    """Validate lazily (all failures at once); return the coerced frame or raise SourceDataError.
+
+    `key` is the column that names a row for the user (`ticker`, or `etf_ticker` for holdings);
+    the row's `region` and date (when the frame has them) go into the error too.
+    """
     try:
         return model.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        raise _as_source_error(exc, frame, dataset=dataset, date=date, key=key) from None
+        schema = model if isinstance(model, pa.DataFrameSchema) else model.to_schema()
+        raise _as_source_error(exc, frame, dataset=dataset, date=date, key=key,
+                               unique=list(schema.unique or [])) from None
+
+
+def _cell(frame: pd.DataFrame, idx: object, column: str) -> str | None:
+    if idx is None or pd.isna(idx) or column not in frame.columns or idx not in frame.index:
+        return None
+    value = frame.at[idx, column]
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return str(value.date() if isinstance(value, pd.Timestamp) else value)
 
 
 def _as_source_error(exc: pa.errors.SchemaErrors, frame: pd.DataFrame, *, dataset: str, date: str | None,
-                     key: str) -> SourceDataError:
+                     key: str, unique: list[str]) -> SourceDataError:
     cases = exc.failure_cases
     frame_checks = set(cases.loc[cases["schema_context"] == "DataFrameSchema", "check"].astype(str))
-    builtin = {"multiple_fields_uniqueness", "column_in_dataframe", "column_in_schema"}
-    problems: list[tuple[int, str | None, str | None, str, object]] = []
+    builtin = {UNIQUENESS, "column_in_dataframe", "column_in_schema"}
+    date_column = next((c for c in DATE_COLUMNS if c in frame.columns), None)
+    problems: list[tuple] = []
     for row in cases.itertuples(index=False):
         idx = row.index
-        ticker = None
-        if idx is not None and not pd.isna(idx) and key in frame.columns and idx in frame.index:
-            ticker = str(frame.at[idx, key])
+        ticker = _cell(frame, idx, key)
+        region = _cell(frame, idx, "region")
+        day = date or (_cell(frame, idx, date_column) if date_column else None)
         check = str(row.check)
-        if row.schema_context == "Column":
+        if check == UNIQUENESS:
+            # One problem per duplicated key, named by its columns, not one per key column.
+            rank, column, value = 1, key, None
+            check = f"uniqueness of ({', '.join(unique)})" if unique else check
+        elif row.schema_context == "Column":
             rank, column, value = 0, row.column, row.failure_case
         elif check in builtin or check not in frame_checks:
             rank, column, value = 1, row.column if isinstance(row.column, str) else None, row.failure_case
         else:
             # A whole-row check (e.g. "high >= low") reports every column of the row; the field
-            # to name is the first column its name mentions.
+            # to name is the first column its name mentions, and its value is shown.
             words = re.findall(r"[a-z_]+", check)
-            rank, column, value = 2, next((w for w in words if w in frame.columns), None), None
-        problems.append((rank, ticker, column, check, value))
+            rank = 2
+            column = next((w for w in words if w in frame.columns), None)
+            value = _cell(frame, idx, column) if column else None
+        problems.append((rank, region, ticker, column, check, value, day))
     problems.sort(key=lambda p: p[0])
-    seen, unique = set(), []
+    seen, unique_problems = set(), []
     for p in problems:
-        sig = (p[1], p[2], p[3])
+        sig = (p[1], p[2], p[3], p[4])
         if sig not in seen:
             seen.add(sig)
-            unique.append(p[1:])
-    first = unique[0]
+            unique_problems.append(p[1:])
+    region, ticker, field, _, _, day = unique_problems[0]
     listed = "; ".join(
-        f"{t or '-'}.{c or '*'} failed {chk}" + (f" (value {v!r})" if v is not None else "")
-        for t, c, chk, v in unique[:MAX_LISTED]
+        f"{r + ':' if r else ''}{t or '-'}.{c or '*'} failed {chk}" + (f" (value {v!r})" if v is not None else "")
+        for r, t, c, chk, v, _ in unique_problems[:MAX_LISTED]
     )
-    more = f" and {len(unique) - MAX_LISTED} more" if len(unique) > MAX_LISTED else ""
+    more = f" and {len(unique_problems) - MAX_LISTED} more" if len(unique_problems) > MAX_LISTED else ""
     return SourceDataError(
         dataset,
-        f"{len(unique)} validation failure(s): {listed}{more}",
-        date=date,
-        ticker=first[0],
-        field=first[1],
+        f"{len(unique_problems)} validation failure(s): {listed}{more}",
+        date=day,
+        ticker=ticker,
+        field=field,
+        region=region,
     )
