@@ -46,6 +46,7 @@ import numpy as np
 from .clock import KST
 from .faults import FaultInjector, RequestInfo, corrupt_rows
 from .fmt import kis_sign, parse_yyyymmdd, sdate
+from .kis_finance import FINANCE_PATHS, FinanceBook
 from .market import etf_tick, round_tick
 from .publish import Publication
 from .wire import Request, Response, json_bytes
@@ -82,6 +83,7 @@ class KisService:
         self.virtual = virtual
         self.source = "kis-vts" if virtual else "kis"
         self.pub = Publication(market, clock, faults)
+        self.finance = FinanceBook(market)  # balance sheet / income statement / ratios (kis_finance.py)
         self.rate = config.kis_rate_virtual if virtual else config.kis_rate_real
         self._lock = threading.Lock()
         self._secret = hashlib.sha256(f"{market.seed}-{self.source}".encode()).digest()
@@ -160,7 +162,7 @@ class KisService:
             with self._lock:
                 self.tokens.pop((req.json or {}).get("token", ""), None)
             return self._resp({"code": 200, "message": "접근토큰 폐기에 성공하였습니다."})
-        tr_expected = ETF_PATHS.get(req.path) or STOCK_PATHS.get(req.path)
+        tr_expected = ETF_PATHS.get(req.path) or STOCK_PATHS.get(req.path) or FINANCE_PATHS.get(req.path)
         h = req.headers
         q = {k.lower(): v for k, v in req.query.items()}
         tr_id = h.get("tr_id", "")
@@ -223,6 +225,8 @@ class KisService:
 
     def _dispatch(self, path: str, q: dict) -> tuple[dict, str]:
         code = q.get("fid_input_iscd", "")
+        if path in FINANCE_PATHS:
+            return self.finance.answer(path, q, self.clock.now().date()), ""
         t = self.pub.latest_t("prices", self.source)
         if path.endswith("/etfetn/v1/quotations/inquire-price"):
             return dict(OK, output=self._etf_price(code, t)), ""
