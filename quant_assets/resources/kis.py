@@ -25,6 +25,7 @@ from pydantic import PrivateAttr
 
 from quant_assets import config
 from quant_assets.errors import SourceAuthError, SourceError
+from quant_assets.resources import kis_finance as KF
 from quant_assets.resources import parsing as P
 from quant_assets.resources.http import (
     DEFAULT_BAN_COOLDOWN_SECONDS,
@@ -444,6 +445,42 @@ class KISClient(SourceResource):
 
         page.empty = P.parse_kis_daily_chart({"output1": {}, "output2": []}, c)  # type: ignore[attr-defined]
         return self._paged(page, s, e)
+
+    # -- financial statements (parsing and units: resources/kis_finance.py) --------------------
+    def financial_statement(self, tr_id: str, code: str, period: str = KF.ANNUAL) -> pd.DataFrame:
+        """One finance endpoint (KF.BALANCE_SHEET / KF.INCOME_STATEMENT / KF.FINANCIAL_RATIO) for one
+        stock, period "ANNUAL" or "QUARTERLY" -> one row per period (code, period_type, stac_yymm,
+        period_end, the endpoint's fields; amounts in KRW). One request; bad payload -> SourceDataError
+        naming dataset, ticker, period and field."""
+        c = P.parse_code(code)
+        if tr_id not in KF.PATHS:
+            raise ValueError(f"not a KIS finance TR: {tr_id!r}")
+        period = period.upper()
+        if period not in KF.DIV_CLS_CODE:
+            raise ValueError(f"period must be ANNUAL or QUARTERLY, got {period!r}")
+        params = {"FID_DIV_CLS_CODE": KF.DIV_CLS_CODE[period], "fid_cond_mrkt_div_code": "J", "fid_input_iscd": c}
+        return KF.parse_statement(self.get(KF.PATHS[tr_id], tr_id, params, code=c), tr_id, c, period)
+
+    def balance_sheet(self, code: str, period: str = KF.ANNUAL) -> pd.DataFrame:
+        """FHKST66430100: current/fixed/total assets, current/fixed/total liabilities, capital stock,
+        total equity (KRW) per period end."""
+        return self.financial_statement(KF.BALANCE_SHEET, code, period)
+
+    def income_statement(self, code: str, period: str = KF.ANNUAL) -> pd.DataFrame:
+        """FHKST66430200: revenue, cogs, gross/operating/ordinary profit, net income (KRW); quarterly
+        rows are year-to-date, as KIS reports them."""
+        return self.financial_statement(KF.INCOME_STATEMENT, code, period)
+
+    def financial_ratio(self, code: str, period: str = KF.ANNUAL) -> pd.DataFrame:
+        """FHKST66430300: growth rates, ROE, debt and reserve ratios (%), EPS, SPS, BPS (KRW)."""
+        return self.financial_statement(KF.FINANCIAL_RATIO, code, period)
+
+    def statements(self, code: str) -> dict[str, dict[str, pd.DataFrame]]:
+        """All three endpoints, annual and quarterly (6 requests): {period: {tr_id: frame}}, the input
+        of `kis_finance.statement_rows`."""
+        return {period: {tr: self.financial_statement(tr, code, period) for tr in KF.ENDPOINTS}
+                for period in (KF.ANNUAL, KF.QUARTERLY)}
+
 
 
 __all__ = ["KISClient", "SourceUnsupportedError", "kis_ban_check"]
