@@ -482,5 +482,4 @@ class KISClient(SourceResource):
                 for period in (KF.ANNUAL, KF.QUARTERLY)}
 
 
-
 __all__ = ["KISClient", "SourceUnsupportedError", "kis_ban_check"]
