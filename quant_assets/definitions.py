@@ -15,9 +15,11 @@ from quant_assets.resources.breaker import PostgresCircuitBreaker
 from quant_assets.resources.http import set_default_breaker
 from quant_assets.resources.kis import KISClient
 from quant_assets.resources.krx import KRXClient
+from quant_assets.resources.sessions import PostgresSessionStore, set_default_session_store
 from quant_assets.resources.warehouse import Warehouse
 
 set_default_breaker(PostgresCircuitBreaker())
+set_default_session_store(PostgresSessionStore())  # one KRX login per account across processes
 
 
 def _env(name: str) -> dg.EnvVar | None:

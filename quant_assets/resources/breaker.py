@@ -2,8 +2,10 @@
 
 When KRX serves its ban page, one run trips the breaker; every other run (and the sensors in the
 daemon) then stops sending KRX requests until the cool-down ends, instead of each discovering the
-ban by sending more requests — which is what extends a ban. Reads are cached for a few seconds so
-the check costs one query per burst, not one per request.
+ban by sending more requests — which is what extends a ban. An outage (retries exhausted on 5xx,
+maintenance pages, timeouts) trips the same breaker with kind 'outage' for a few minutes, so a
+ranged run does not hammer a down source once per remaining day. Reads are cached for a few
+seconds so the check costs one query per burst, not one per request.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 import psycopg
 
 from quant_assets import database, migrations
-from quant_assets.errors import SourceBlockedError
+from quant_assets.resources.http import BAN, BreakerState, breaker_error
 
 CACHE_SECONDS = 5.0
 
@@ -25,7 +27,7 @@ class PostgresCircuitBreaker:
         self._url = url
         self._migrated = False
         self._lock = threading.Lock()
-        self._cache: dict[str, tuple[float, dt.datetime | None, str | None]] = {}
+        self._cache: dict[str, tuple[float, BreakerState | None]] = {}
 
     def _connect(self) -> psycopg.Connection:
         url = self._url or database.database_url()
@@ -34,37 +36,44 @@ class PostgresCircuitBreaker:
             self._migrated = True
         return psycopg.connect(url, autocommit=True)
 
-    def state(self, source: str) -> tuple[dt.datetime | None, str | None]:
-        """(open_until, reason) if the breaker is open now, else (None, None)."""
+    def state(self, source: str) -> BreakerState | None:
+        """The open state (until, reason, kind), or None when requests may be sent."""
         with self._lock:
             cached = self._cache.get(source)
             if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
-                return cached[1], cached[2]
+                st = cached[1]
+                return st if st is None or st.until > dt.datetime.now(dt.UTC) else None
         with self._connect() as conn:
             row = conn.execute(
-                "SELECT open_until, reason FROM source_circuit WHERE source = %s AND open_until > now()",
+                "SELECT open_until, reason, kind FROM source_circuit WHERE source = %s AND open_until > now()",
                 (source,)).fetchone()
-        until, reason = row if row else (None, None)
+        st = BreakerState(*row) if row else None
         with self._lock:
-            self._cache[source] = (time.monotonic(), until, reason)
-        return until, reason
+            self._cache[source] = (time.monotonic(), st)
+        return st
 
     def check(self, source: str) -> None:
-        until, reason = self.state(source)
-        if until is not None:
-            raise SourceBlockedError(
-                source, f"circuit breaker open until {until.isoformat(timespec='seconds')} "
-                        f"(reason: {reason}); no request sent")
+        st = self.state(source)
+        if st is not None:
+            raise breaker_error(source, st)
 
-    def trip(self, source: str, reason: str, seconds: float) -> None:
+    def is_open(self, source: str) -> bool:
+        return self.state(source) is not None
+
+    def trip(self, source: str, reason: str, seconds: float, kind: str = BAN) -> None:
+        # reason/kind follow the trip that decides open_until: an outage never relabels a ban
         with self._connect() as conn:
             conn.execute(
-                """INSERT INTO source_circuit (source, open_until, reason, tripped_at)
-                   VALUES (%s, now() + make_interval(secs => %s), %s, now())
+                """INSERT INTO source_circuit (source, open_until, reason, kind, tripped_at)
+                   VALUES (%s, now() + make_interval(secs => %s), %s, %s, now())
                    ON CONFLICT (source) DO UPDATE
                    SET open_until = GREATEST(source_circuit.open_until, EXCLUDED.open_until),
-                       reason = EXCLUDED.reason, tripped_at = now()""",
-                (source, seconds, reason[:500]))
+                       reason = CASE WHEN EXCLUDED.open_until >= source_circuit.open_until
+                                     THEN EXCLUDED.reason ELSE source_circuit.reason END,
+                       kind = CASE WHEN EXCLUDED.open_until >= source_circuit.open_until
+                                   THEN EXCLUDED.kind ELSE source_circuit.kind END,
+                       tripped_at = now()""",
+                (source, seconds, reason[:500], kind))
         with self._lock:
             self._cache.pop(source, None)
 

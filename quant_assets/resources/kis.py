@@ -29,12 +29,15 @@ from quant_assets.resources import kis_finance as KF
 from quant_assets.resources import parsing as P
 from quant_assets.resources.http import (
     DEFAULT_BAN_COOLDOWN_SECONDS,
-    Retryable,
+    Kind,
     RetryPolicy,
+    SessionExpired,
     SourceResource,
     Transport,
+    Verdict,
     account_key,
-    raise_for_transient_status,
+    classify_http,
+    retry_after_seconds,
     shared_limiter,
 )
 
@@ -69,23 +72,30 @@ class SourceUnsupportedError(SourceError):
     """The endpoint does not exist in this environment (ETF quotations on the KIS virtual host)."""
 
 
-class _TokenRejected(Exception):
-    def __init__(self, code: str):
-        super().__init__(code)
-        self.code = code
-
-
 class _TokenThrottled(Exception):
     pass
 
 
-def kis_ban_check(resp: requests.Response) -> str | None:
-    """A 403 that is not a KIS error envelope (EGW00133 etc.) is treated as a block."""
-    if resp.status_code != 403:
-        return None
-    if b"EGW" in resp.content[:4000]:
-        return None
-    return "HTTP 403 from KIS (not an API error envelope)"
+def classify_kis(resp: requests.Response, expect: str = "json") -> Verdict:
+    """KIS answers by envelope code whatever the HTTP status (EGW00201 comes as 500, EGW00123 as
+    200 or 500): EGW00201 -> throttled (the 1-second window; Retry-After if ever sent), EGW00123/
+    EGW00121 -> session (new token once), EGW00001/2 -> outage; any other envelope is handed to
+    the handler, which raises a refusal naming tr_id and ticker. Without an envelope the generic
+    rules apply (5xx/403 outage, HTML maintenance page outage, truncated JSON bad data). KIS has
+    no documented ban page, so nothing here is a ban."""
+    body = _safe_json(resp)
+    if isinstance(body, dict):
+        code = body.get("msg_cd") or body.get("error_code")
+        if code == RATE_LIMITED:
+            return Verdict(Kind.THROTTLED, f"rate limited ({RATE_LIMITED}, HTTP {resp.status_code})",
+                           wait=retry_after_seconds(resp))
+        if code in TOKEN_REJECTED:
+            return Verdict(Kind.SESSION, f"{TOKEN_REJECTED[code]} ({code})", payload=code)
+        if code in TRANSIENT_CODES:
+            return Verdict(Kind.OUTAGE, f"HTTP {resp.status_code} {code}", wait=retry_after_seconds(resp))
+        if code is not None or resp.status_code < 400:
+            return Verdict(Kind.OK, payload=body)
+    return classify_http(resp, expect)
 
 
 def _safe_json(resp: requests.Response) -> Any:
@@ -109,12 +119,14 @@ class KISClient(SourceResource):
     backoff_seconds: float = 0.5
     backoff_max_seconds: float = 30.0
     token_retry_wait_seconds: float = 61.0
+    throttle_wait_seconds: float = 1.0  # EGW00201: KIS counts requests per sliding second
     ban_cooldown_seconds: float = DEFAULT_BAN_COOLDOWN_SECONDS
 
     secret_fields = ("app_key", "app_secret")
 
     _token: str | None = PrivateAttr(default=None)
     _token_expires_at: float = PrivateAttr(default=0.0)
+    _auth_error: str | None = PrivateAttr(default=None)
 
     # -- wiring ------------------------------------------------------------------------------
     @property
@@ -156,10 +168,13 @@ class KISClient(SourceResource):
                 limiter=shared_limiter("kis", acct, self.rate),
                 limiter_key=f"kis:{acct}",
                 breaker=self.breaker,
-                policy=RetryPolicy(self.max_retries, self.backoff_seconds, self.backoff_max_seconds),
+                policy=RetryPolicy(self.max_retries, self.backoff_seconds, self.backoff_max_seconds,
+                                   max_throttle_waits=self.max_throttle_waits,
+                                   throttle_wait=self.throttle_wait_seconds),
                 timeout=self.timeout_seconds,
-                ban_check=kis_ban_check,
+                classify=classify_kis,
                 ban_cooldown_seconds=self.ban_cooldown_seconds,
+                outage_cooldown_seconds=self.outage_cooldown_seconds,
             )
         return self._transport
 
@@ -219,17 +234,11 @@ class KISClient(SourceResource):
     def _issue_token(self) -> tuple[str, float]:
         key, secret = self._credentials()
 
-        def handle(resp: requests.Response) -> tuple[str, float]:
-            body = _safe_json(resp)
+        def handle(resp: requests.Response, body: Any) -> tuple[str, float]:
             code = body.get("error_code") or body.get("msg_cd") if isinstance(body, dict) else None
             if code == TOKEN_THROTTLED:
                 raise _TokenThrottled()
-            if code == RATE_LIMITED:
-                raise Retryable("rate limited (EGW00201)")
-            raise_for_transient_status(resp)
             if resp.status_code >= 400 or not isinstance(body, dict) or "access_token" not in body:
-                if resp.status_code == 200 and body is None:
-                    raise Retryable("token answer is not JSON", kind="data")
                 desc = body.get("error_description") or body.get("msg1") if isinstance(body, dict) else ""
                 raise SourceAuthError(
                     self.source, self._redact(f"token request refused (HTTP {resp.status_code} {code or ''} {desc or ''})".strip())
@@ -240,15 +249,18 @@ class KISClient(SourceResource):
                 expires_in = 86400.0
             return str(body["access_token"]), time.time() + expires_in
 
-        return self._get_transport().request(
-            self._get_session(),
-            "POST",
-            f"{self.url}{TOKEN_PATH}",
-            handle,
-            dataset="token",
-            json={"grant_type": "client_credentials", "appkey": key, "appsecret": secret},
-            headers={"content-type": "application/json; charset=utf-8"},
-        )
+        try:
+            return self._get_transport().request(
+                self._get_session(),
+                "POST",
+                f"{self.url}{TOKEN_PATH}",
+                handle,
+                dataset="token",
+                json={"grant_type": "client_credentials", "appkey": key, "appsecret": secret},
+                headers={"content-type": "application/json; charset=utf-8"},
+            )
+        except SessionExpired as exc:
+            raise SourceAuthError(self.source, f"token request answered {exc.reason}", dataset="token") from None
 
     def _usable(self, expires_at: float) -> bool:
         return expires_at - TOKEN_MARGIN_SECONDS > time.time()
@@ -290,32 +302,28 @@ class KISClient(SourceResource):
     # -- requests ----------------------------------------------------------------------------
     def _send(self, path: str, tr_id: str, params: dict, token: str, dataset: str, code: str | None) -> Any:
         key, secret = self._credentials()
+        lo = params.get("FID_INPUT_DATE_1") or params.get("fid_input_date_1")
+        hi = params.get("FID_INPUT_DATE_2") or params.get("fid_input_date_2")
+        date = f"{lo or ''}-{hi or ''}" if (lo or hi) else None
 
-        def handle(resp: requests.Response) -> Any:
-            body = _safe_json(resp)
+        def handle(resp: requests.Response, body: Any) -> Any:
             msg_cd = None
             msg1 = ""
             if isinstance(body, dict):
                 msg_cd = body.get("msg_cd") or body.get("error_code")
                 msg1 = str(body.get("msg1") or body.get("error_description") or "")[:200]
-            if msg_cd == RATE_LIMITED:
-                raise Retryable("rate limited (EGW00201)")
-            if msg_cd in TOKEN_REJECTED:
-                raise _TokenRejected(msg_cd)
-            if msg_cd is None or msg_cd in TRANSIENT_CODES:
-                raise_for_transient_status(resp)
-            if body is None:
-                if resp.status_code < 400:
-                    raise Retryable("truncated or invalid JSON body", kind="data")
-                raise SourceError(self.source, f"HTTP {resp.status_code} (non-JSON body)", dataset=dataset)
+            if not isinstance(body, dict):
+                raise SourceError(self.source, f"HTTP {resp.status_code}: answer is not a JSON object",
+                                  dataset=dataset, ticker=code)
             rt_cd = str(body.get("rt_cd", "0")) if isinstance(body, dict) else "0"
             if resp.status_code >= 400 or rt_cd != "0":
                 text = self._redact(f"{tr_id} {code or ''} refused: HTTP {resp.status_code} {msg_cd or ''} {msg1}")
                 if msg_cd == VIRTUAL_UNSUPPORTED or "모의투자" in msg1 or (
                     self.env == "virtual" and tr_id in REAL_ONLY_TR_IDS
                 ):
-                    raise SourceUnsupportedError(self.source, text + " (not available on the virtual host)", dataset=dataset)
-                raise SourceError(self.source, text, dataset=dataset)
+                    raise SourceUnsupportedError(self.source, text + " (not available on the virtual host)",
+                                                 dataset=dataset, ticker=code)
+                raise SourceError(self.source, text, dataset=dataset, ticker=code)
             return body
 
         headers = {
@@ -328,7 +336,8 @@ class KISClient(SourceResource):
             "tr_cont": "",
         }
         return self._get_transport().request(
-            self._get_session(), "GET", f"{self.url}{path}", handle, dataset=dataset, params=params, headers=headers
+            self._get_session(), "GET", f"{self.url}{path}", handle, dataset=dataset, ticker=code,
+            date=date, params=params, headers=headers,
         )
 
     def get(self, path: str, tr_id: str, params: dict[str, str], *, code: str | None = None) -> Any:
@@ -338,20 +347,28 @@ class KISClient(SourceResource):
             raise SourceUnsupportedError(
                 self.source, f"{tr_id} is not offered on the KIS virtual (모의) host; use env='real'", dataset=dataset
             )
-        self.breaker.check(self.source)
-        token = self.access_token()
+        if self._auth_error is not None:
+            raise SourceAuthError(self.source, f"{self._auth_error} — remembered from an earlier call; "
+                                               "no request sent", dataset=dataset, ticker=code)
+        self._get_transport().check_breaker(dataset=dataset, ticker=code)
         try:
-            return self._send(path, tr_id, params, token, dataset, code)
-        except _TokenRejected as exc:
-            log.warning(f"KIS {self.env}: {TOKEN_REJECTED[exc.code]} ({exc.code}); fetching a new token")
-        with self._lock:
-            self._token = None
-            self._delete_cache()
-        token = self.access_token(force_new=True)
-        try:
-            return self._send(path, tr_id, params, token, dataset, code)
-        except _TokenRejected as exc:
-            raise SourceAuthError(self.source, f"fresh token rejected too ({exc.code})", dataset=dataset) from None
+            token = self.access_token()
+            try:
+                return self._send(path, tr_id, params, token, dataset, code)
+            except SessionExpired as exc:
+                log.warning(f"KIS {self.env}: {exc.reason}; fetching a new token")
+            with self._lock:
+                self._token = None
+                self._delete_cache()
+            token = self.access_token(force_new=True)
+            try:
+                return self._send(path, tr_id, params, token, dataset, code)
+            except SessionExpired as exc:
+                raise SourceAuthError(self.source, f"fresh token rejected too ({exc.reason})",
+                                      dataset=dataset, ticker=code) from None
+        except SourceAuthError as exc:
+            self._auth_error = str(exc)
+            raise
 
     # -- typed datasets ----------------------------------------------------------------------
     def etf_price(self, code: str) -> pd.DataFrame:
@@ -482,4 +499,4 @@ class KISClient(SourceResource):
                 for period in (KF.ANNUAL, KF.QUARTERLY)}
 
 
-__all__ = ["KISClient", "SourceUnsupportedError", "kis_ban_check"]
+__all__ = ["KISClient", "SourceUnsupportedError", "classify_kis"]

@@ -5,7 +5,8 @@ Spec (JSON object; every key optional):
     {
       "seed": 7,                       # RNG for the random rates (same seed + same request order
                                        #   = same faults)
-      "timeout_seconds": 5.0,          # how long a "timeout" fault sleeps before answering
+      "timeout_seconds": 120.0,        # how long a "timeout" fault holds the answer (default 120 s,
+                                       #   longer than any client timeout; see `timeout` below)
       "rates": {                       # independent probabilities per data request
         "krx": {"http_500": 0.1, "timeout": 0.05, "truncated": 0.05, "logout": 0.02, "ban": 0.0},
         "kis": {"http_500": 0.1, "rate_limit": 0.1, "timeout": 0.05, "truncated": 0.05}
@@ -27,14 +28,23 @@ Rule matching (all given keys must match): `source` "krx" | "kis" (both KIS host
 request's isuCd/FID_INPUT_ISCD (ISIN or short code) for non-corrupt faults. `times` = how many
 matching requests to hit (null/absent = every one).
 
-Fault kinds:
+Fault kinds (each source accepts only the faults its real counterpart produces; anything else is
+refused by `set` with a ValueError, so a spec never silently does nothing):
   http_500    KRX: HTML 500 page. KIS: HTTP 500 {"rt_cd":"1","msg_cd":"EGW00002",...}.
-  timeout     sleep `timeout_seconds` (or the rule's `seconds`) then answer normally.
+  http_403    KRX only: a plain "403 Forbidden / service unavailable" HTML page (an outage, NOT
+              the ban notice).
+  maintenance KRX only: HTTP 200 HTML "시스템 점검" page where JSON was expected.
+  timeout     hold the answer until the client gives up (it hangs up) or `timeout_seconds` (or the
+              rule's `seconds`) pass, then answer normally. With the default 120 s every client
+              timeout (ours: 20 s) really expires.
   truncated   the normal body cut in half (Content-Length matches the cut body).
-  logout      KRX only: 400 `LOGOUT` and the caller's session is invalidated.
+  logout      KRX only: the caller's session is invalidated and the answer is `LOGOUT`: variant
+              "400" (default; HTTP 400 text/plain, as recorded) or "html200" (an HTTP 200 HTML page
+              saying LOGOUT, as a session-expired page).
   ban         KRX only: the IP-block notice; variant "html200" (default, HTTP 200 HTML) or "403".
               Applies to every /krx path while active.
-  rate_limit  KIS only: HTTP 500 EGW00201.
+  rate_limit  KIS only: HTTP 500 EGW00201 (KIS sends no Retry-After). KRX has no throttle answer
+              (it slows down or bans), so a KRX rate_limit is refused.
   expired_token  KIS only: EGW00123 as if the token had expired.
   late        publication of `dataset` ("prices" | "pdf" | "aum" | absent = all) delayed by
               `minutes`; with `date` only that trading day is late. Never consumed by `times`.
@@ -54,12 +64,44 @@ from __future__ import annotations
 
 import copy
 import random
+import select
+import socket
 import threading
+import time
 from dataclasses import dataclass
 
-REPLACING = ("ban", "http_500", "logout", "rate_limit", "expired_token")
+REPLACING = ("ban", "http_500", "http_403", "maintenance", "logout", "rate_limit", "expired_token")
 POST = ("timeout", "truncated")
-RATE_ORDER = ("ban", "logout", "rate_limit", "http_500", "timeout", "truncated")
+RATE_ORDER = ("ban", "logout", "rate_limit", "http_500", "http_403", "maintenance", "timeout", "truncated")
+COMMON = ("http_500", "timeout", "truncated", "late", "corrupt")
+SUPPORTED = {
+    "krx": frozenset(COMMON + ("http_403", "maintenance", "logout", "ban")),
+    "kis": frozenset(COMMON + ("rate_limit", "expired_token")),
+}
+VARIANTS = {"ban": ("html200", "403"), "logout": ("400", "html200")}
+DEFAULT_TIMEOUT_SECONDS = 120.0
+
+
+def _family(source: str) -> str:
+    return "kis" if source.startswith("kis") else "krx"
+
+
+def wait_unless_hung_up(sock: socket.socket, seconds: float) -> bool:
+    """Sleep up to `seconds`, returning False as soon as the client closes the connection (a
+    client that timed out hangs up), so a timeout fault never outlives the client's patience."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return True
+        try:
+            readable, _, _ = select.select([sock], [], [], min(left, 0.25))
+            if readable and sock.recv(1, socket.MSG_PEEK) == b"":
+                return False
+        except (OSError, ValueError):
+            return False
+        if readable:  # the client sent more (pipelining): it is still there, just wait
+            time.sleep(min(max(deadline - time.monotonic(), 0.0), 0.25))
 
 
 @dataclass
@@ -95,7 +137,7 @@ class FaultInjector:
             self.spec: dict = {}
             self._rules: list[dict] = []
             self._rng = random.Random(0)
-            self.timeout_seconds = 5.0
+            self.timeout_seconds = DEFAULT_TIMEOUT_SECONDS
             self.hits: dict[str, int] = {}
 
     def set(self, spec: dict) -> None:
@@ -105,14 +147,29 @@ class FaultInjector:
         for r in rules:
             if "fault" not in r:
                 raise ValueError(f"fault rule without 'fault': {r}")
+            fams = [_family(r["source"])] if r.get("source") else ["krx", "kis"]
+            if not any(r["fault"] in SUPPORTED[f] for f in fams):
+                raise ValueError(f"fault {r['fault']!r} is not something {'/'.join(fams)} does (rule {r}); "
+                                 f"supported: { {f: sorted(SUPPORTED[f]) for f in fams} }")
+            if r["fault"] in VARIANTS and r.get("variant", VARIANTS[r["fault"]][0]) not in VARIANTS[r["fault"]]:
+                raise ValueError(f"unknown {r['fault']} variant in {r}; one of {VARIANTS[r['fault']]}")
             if r["fault"] == "corrupt" and r.get("kind") not in (
                     "dash_price", "negative_price", "high_lt_low", "duplicate_ticker", "missing_field", "empty"):
                 raise ValueError(f"unknown corrupt kind in {r}")
+        for fam, rates in (spec.get("rates") or {}).items():
+            if fam not in SUPPORTED:
+                raise ValueError(f"rates for unknown source {fam!r} (krx or kis)")
+            for kind, p in (rates or {}).items():
+                if kind not in SUPPORTED[fam] or kind in ("late", "corrupt"):
+                    raise ValueError(f"random rate {kind!r} is not something {fam} does; "
+                                     f"supported: {sorted(SUPPORTED[fam] - {'late', 'corrupt'})}")
+                if not 0.0 <= float(p) <= 1.0:
+                    raise ValueError(f"rate {fam}.{kind} must be a probability, got {p!r}")
         with self._lock:
             self.spec = copy.deepcopy(spec)
             self._rules = [dict(r, _left=r.get("times")) for r in self.spec.get("rules", []) or []]
             self._rng = random.Random(spec.get("seed", 0))
-            self.timeout_seconds = float(spec.get("timeout_seconds", 5.0))
+            self.timeout_seconds = float(spec.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS))
             self.hits = {}
 
     # ------------------------------------------------------------------ matching
@@ -149,7 +206,7 @@ class FaultInjector:
                 return dec
             for rule in self._rules:
                 kind = rule["fault"]
-                if kind == "late" or not self._matches(rule, req):
+                if kind == "late" or kind not in SUPPORTED[_family(req.source)] or not self._matches(rule, req):
                     continue
                 if kind == "ban" and not self._consume(rule):
                     continue
@@ -161,7 +218,7 @@ class FaultInjector:
                         dec.corrupt = (dec.corrupt or []) + [rule]
                     continue
                 if dec.replace is None and kind in REPLACING and self._consume(rule):
-                    dec.replace = kind
+                    dec.replace, dec.variant = kind, rule.get("variant")
                 elif kind == "timeout" and not dec.delay and self._consume(rule):
                     dec.delay = float(rule.get("seconds", self.timeout_seconds))
                 elif kind == "truncated" and not dec.truncate and self._consume(rule):

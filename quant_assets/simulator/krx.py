@@ -65,6 +65,13 @@ BAN_HTML = """<!DOCTYPE html>
 <p>IP 차단은 감지 시점으로부터 1일간 적용되며, 재발 시 다시 적용됩니다.</p>
 <p>자동화된 대량 데이터 수집은 KRX Open API(openapi.krx.co.kr)를 이용해 주시기 바랍니다.</p>
 </div></body></html>"""
+ERROR_403_HTML = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>403 Forbidden</title></head>
+<body><h1>Forbidden</h1><p>Service Unavailable. 서비스를 일시적으로 사용할 수 없습니다.</p></body></html>"""
+MAINTENANCE_HTML = """<!DOCTYPE html><html lang="ko"><head><meta charset="utf-8"><title>KRX 정보데이터시스템 - 시스템 점검 안내</title>
+</head><body><h1>시스템 점검 중입니다</h1><p>보다 나은 서비스를 위해 시스템 점검을 진행하고 있습니다. 이용에 불편을
+드려 죄송합니다.</p></body></html>"""
+LOGOUT_HTML = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>KRX Data Marketplace</title></head>
+<body><script>alert("LOGOUT");location.href="/contents/MDC/COMS/client/MDCCOMS001.cmd";</script>LOGOUT</body></html>"""
 ERROR_500_HTML = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>500 Internal Server Error</title>
 </head><body><h1>시스템 오류</h1><p>일시적인 오류가 발생하였습니다. 잠시 후 다시 시도해 주십시오.</p></body></html>"""
 
@@ -231,9 +238,15 @@ class KrxService:
             return text_response("LOGOUT", 400)
         if dec.replace == "logout":
             self._invalidate(req.cookies.get("JSESSIONID"))
+            if dec.variant == "html200":
+                return text_response(LOGOUT_HTML, 200, HTML)
             return text_response("LOGOUT", 400)
         if dec.replace == "http_500":
             return text_response(ERROR_500_HTML, 500, HTML)
+        if dec.replace == "http_403":
+            return text_response(ERROR_403_HTML, 403, HTML)
+        if dec.replace == "maintenance":
+            return text_response(MAINTENANCE_HTML, 200, HTML)
         handler = self.handlers.get(bld)
         now = self.clock.now()
         if handler is None:

@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .clock import SimClock
 from .config import SimConfig
-from .faults import FaultInjector
+from .faults import FaultInjector, wait_unless_hung_up
 from .kis import KisService
 from .krx import KrxService
 from .market import Market
@@ -249,8 +249,9 @@ def _make_handler(sim: SimulatorServer):
             self._send(resp)
 
         def _send(self, resp: Response):
-            if resp.delay:
-                time.sleep(resp.delay)
+            if resp.delay and not wait_unless_hung_up(self.connection, resp.delay):
+                self.close_connection = True  # the client timed out and hung up: nobody to answer
+                return
             body = resp.body
             headers = list(resp.headers)
             if len(body) > 1024 and "gzip" in (self.headers.get("Accept-Encoding") or ""):

@@ -60,14 +60,23 @@ def breaker():
 
 
 @pytest.fixture()
-def make_krx(rsim, breaker):
+def session_store():
+    """A fresh session store per test (the process-wide default would carry sessions over)."""
+    from quant_assets.resources import InMemorySessionStore
+
+    return InMemorySessionStore()
+
+
+@pytest.fixture()
+def make_krx(rsim, breaker, session_store):
     from quant_assets.resources import KRXClient
 
     def make(**kw):
         br = kw.pop("breaker", breaker)
+        store = kw.pop("store", session_store)
         args = {"base_url": rsim.krx_url, "krx_id": KRX_USER, "krx_pw": KRX_SECRET_PW, "requests_per_second": 500.0,
                 **FAST, **kw}
-        return KRXClient(**args).with_breaker(br)
+        return KRXClient(**args).with_breaker(br).with_session_store(store)
 
     return make
 

@@ -6,6 +6,7 @@ import time
 from datetime import date
 
 import numpy as np
+import psycopg
 import pytest
 
 from quant_assets.errors import (
@@ -13,6 +14,7 @@ from quant_assets.errors import (
     SourceAuthError,
     SourceBlockedError,
     SourceDataError,
+    SourceStopError,
     SourceUnavailableError,
 )
 from quant_assets.resources import InMemoryCircuitBreaker, KRXClient
@@ -20,6 +22,7 @@ from quant_assets_tests.resources.conftest import (
     HOLIDAY,
     KRX_PW_CHANGE_USER,
     KRX_SECRET_PW,
+    KRX_USER,
     TRADING_DAY,
     log_entries,
     log_text,
@@ -66,16 +69,101 @@ def test_relogin_after_server_dropped_sessions(rsim, make_krx):
     assert len(log_entries(rsim, n0, "MDCCOMS001D1")) >= 1
 
 
-def test_duplicate_login_skipdup_and_kick_out(rsim, make_krx):
+def logins(srv, since: int) -> int:
+    return len(log_entries(srv, since, "MDCCOMS001D1"))
+
+
+def test_two_clients_on_one_account_share_one_session(rsim, make_krx):
     a = make_krx()
     b = make_krx()
-    a.etf_master()
     n0 = len(rsim.request_log)
-    b.etf_master()  # server reports CD011 (account already logged in) -> resent with skipDup=Y
-    logins = log_entries(rsim, n0, "MDCCOMS001D1")
-    assert len(logins) == 2, logins
-    # b's login kicked a out: a gets LOGOUT, logs in again (skipDup) and still gets its data
-    assert len(a.etf_master()) > 0
+    for _ in range(10):  # interleaved, as two runs would be
+        a.index_history("2024-01-02", "2024-01-05")
+        b.index_history("2024-01-02", "2024-01-05")
+    # today: b's login (CD011 -> skipDup) kicks a, whose re-login kicks b, ... one login per call
+    assert logins(rsim, n0) == 1
+    assert len(log_entries(rsim, n0, "MDCSTAT00301")) == 20  # no LOGOUT round trips either
+
+
+def test_two_processes_share_one_session_through_postgres(rsim, make_krx, database_url):
+    from quant_assets.resources import PostgresSessionStore
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM source_sessions; DELETE FROM source_session_holders; "
+                     "DELETE FROM source_auth_failures")
+    # separate store objects and cookie jars = what two processes have; only PostgreSQL is shared
+    a = make_krx(store=PostgresSessionStore(database_url))
+    b = make_krx(store=PostgresSessionStore(database_url))
+    n0 = len(rsim.request_log)
+    for _ in range(5):
+        a.index_history("2024-01-02", "2024-01-05")
+        b.index_history("2024-01-02", "2024-01-05")
+    assert logins(rsim, n0) == 1
+    rsim.reset_sessions()  # the server forgets the session: both see LOGOUT, ONE logs in again
+    n1 = len(rsim.request_log)
+    a.index_history("2024-01-02", "2024-01-05")
+    b.index_history("2024-01-02", "2024-01-05")
+    assert logins(rsim, n1) == 1
+    a.close()  # b still holds the session: no logout yet
+    assert len(log_entries(rsim, n1, "MDCCOMS001D2")) == 0
+    b.close()  # the last holder logs out
+    assert len(log_entries(rsim, n1, "MDCCOMS001D2")) == 1
+    assert rsim.krx.live == {}
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM source_sessions").fetchone()[0] == 0
+
+
+def test_next_run_logs_in_cleanly_after_close(rsim, make_krx):
+    first = make_krx()
+    first.etf_master()
+    first.close()
+    n0 = len(rsim.request_log)
+    second = make_krx()  # a new run: no CD011, no skipDup (nobody to kick)
+    second.etf_master()
+    posts = log_entries(rsim, n0, "MDCCOMS001D1")
+    assert len(posts) == 1 and "skipDup" not in str(posts[0])
+
+
+def test_persistent_logout_stops_at_the_first_auth_failure(rsim, make_krx):
+    krx = make_krx()
+    rsim.set_faults(rule("logout", times=None))
+    n0 = len(rsim.request_log)
+    for _ in range(3):
+        with pytest.raises(SourceAuthError, match="right after a fresh login|remembered"):
+            krx.stock_daily(TRADING_DAY)
+    # today: 6 logins for 3 calls; now the first call logs in, re-logs in once, and stops
+    assert logins(rsim, n0) == 2
+    assert len(log_entries(rsim, n0, "MDCSTAT01501")) == 2
+    assert isinstance(SourceAuthError("krx", "x"), SourceStopError)  # loops must stop on it
+
+
+def test_wrong_password_is_remembered_across_clients(rsim, make_krx, session_store):
+    bad = "wrong-" + KRX_SECRET_PW
+    n0 = len(rsim.request_log)
+    for _ in range(3):
+        with pytest.raises(SourceAuthError, match="CD002"):
+            make_krx(krx_pw=bad).etf_master()
+    assert logins(rsim, n0) == 1  # other clients (other processes with the Postgres store) don't retry it
+    assert len(make_krx().etf_master()) > 0  # the right password is a different key
+
+
+def test_session_taken_over_by_an_outside_client_is_bounded(rsim, make_krx):
+    from quant_assets_tests.simulator.conftest import Krx as RawKrx
+
+    krx = make_krx(max_logins_per_hour=3)
+    krx.etf_master()
+    browser = RawKrx(rsim, KRX_USER, KRX_SECRET_PW)  # e.g. the user's browser, not in our store
+    n0 = len(rsim.request_log)
+    for _ in range(2):
+        assert browser.login(skipDup="Y")["_error_code"] == "CD001"  # kicks our session
+        assert len(krx.etf_master()) > 0  # we log in again (kicking the browser)
+    browser.login(skipDup="Y")
+    with pytest.raises(SourceAuthError, match="taken over"):
+        krx.etf_master()
+    # the browser's 3 POSTs + our 2 logins of 2 POSTs each (CD011, then skipDup=Y); no third login
+    assert logins(rsim, n0) == 3 + 2 * 2
+    with pytest.raises(SourceAuthError, match="remembered"):
+        krx.etf_master()
 
 
 def test_wrong_password_is_auth_error_without_secret(rsim, make_krx, all_logs):

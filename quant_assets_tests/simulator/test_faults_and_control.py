@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
 import pytest
 import requests
@@ -182,3 +183,68 @@ def test_small_market_shape():
     assert len(custom.stocks) == 10 and custom.etfs.n == 5
     assert NOW.date() == m.dates[m.t_end]
     assert dt.date(2026, 6, 3) not in m.t_of  # default extra closure
+
+
+# -- issue #11: faults do what they say ------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", [
+    {"rates": {"krx": {"rate_limit": 0.5}}},  # KRX has no throttle answer: it slows down or bans
+    {"rules": [{"source": "krx", "fault": "rate_limit"}]},
+    {"rules": [{"source": "kis", "fault": "ban"}]},  # KIS has no ban page
+    {"rules": [{"source": "kis", "fault": "logout"}]},
+    {"rates": {"kis": {"logout": 0.1}}},
+    {"rates": {"krx": {"http_500": 1.5}}},
+    {"rules": [{"source": "krx", "fault": "ban", "variant": "404"}]},
+])
+def test_faults_a_source_cannot_produce_are_refused(srv, spec):
+    with pytest.raises(ValueError):
+        srv.set_faults(spec)
+    r = requests.post(srv.base_url + "/_sim/faults", json=spec, timeout=5)
+    assert r.status_code == 400
+
+
+def test_krx_random_500_rate_is_drawn_on_its_own(krx, srv):
+    # today a KRX rate_limit rate was accepted, ignored, and blocked the 500 draw; now the 500
+    # rate alone does what it says
+    srv.set_faults({"seed": 3, "rates": {"krx": {"http_500": 1.0}}})
+    assert {stocks(krx).status_code for _ in range(5)} == {500}
+
+
+def test_kis_rate_limit_rate_is_egw00201_without_retry_after(srv):
+    kis = Kis(srv.kis_url)
+    srv.set_faults({"seed": 3, "rates": {"kis": {"rate_limit": 1.0}}})
+    r = kis.get("/uapi/domestic-stock/v1/quotations/inquire-price", "FHKST01010100", FID_INPUT_ISCD="005930")
+    assert (r.status_code, r.json()["msg_cd"]) == (500, "EGW00201")
+    assert "Retry-After" not in r.headers  # the real KIS sends none (reference §2.5)
+
+
+def test_default_timeout_fault_outlasts_the_clients_timeout(krx, srv):
+    from quant_assets.resources import KISClient, KRXClient
+
+    srv.set_faults({"rules": [{"source": "krx", "bld": "MDCSTAT01501", "fault": "timeout", "times": 1}]})
+    assert srv.faults.timeout_seconds > max(KRXClient().timeout_seconds, KISClient().timeout_seconds)
+    t0 = time.monotonic()
+    with pytest.raises(requests.Timeout):
+        stocks(krx, timeout=1.0)
+    assert time.monotonic() - t0 < 5  # the client gave up after its own timeout
+    t1 = time.monotonic()
+    assert stocks(krx).status_code == 200  # the server noticed the hang-up; next answer is prompt
+    assert time.monotonic() - t1 < 2
+
+
+def test_outage_pages(krx, srv):
+    srv.set_faults({"rules": [{"source": "krx", "bld": "MDCSTAT01501", "fault": "http_403", "times": 1},
+                              {"source": "krx", "bld": "MDCSTAT01501", "fault": "maintenance", "times": 1}]})
+    r403 = stocks(krx)
+    assert r403.status_code == 403 and "Forbidden" in r403.text and "차단" not in r403.text
+    maint = stocks(krx)
+    assert maint.status_code == 200 and "점검" in maint.text and maint.text.lstrip().startswith("<!DOCTYPE")
+    assert stocks(krx).status_code == 200
+
+
+def test_logout_html200_variant(krx, srv):
+    srv.set_faults(rule("logout", times=1, variant="html200"))
+    r = stocks(krx)
+    assert r.status_code == 200 and "LOGOUT" in r.text and "text/html" in r.headers["Content-Type"]
+    assert stocks(krx).text == "LOGOUT"  # the session really is gone (plain 400 from now on)
