@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# make run PORT=3001 SIM_PORT=8766: Dagster UI and simulator ports (defaults 3000 and 8765).
 run: $(STAMP)
-	$(BIN)/quant up
+	$(BIN)/quant up $(if $(PORT),--port $(PORT)) $(if $(SIM_PORT),--sim-port $(SIM_PORT))
 
 test: $(STAMP)
 	$(BIN)/ruff check .

