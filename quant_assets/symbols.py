@@ -37,18 +37,44 @@ def is_canonical(region: str, ticker: str) -> bool:
 
 
 def split_suffix(raw: str) -> tuple[str, str | None]:
-    """'0700.HK' -> ('0700', 'HK'); 'BRK.B' keeps its class ('BRK.B', None)."""
+    """'0700.HK' -> ('0700', 'HK'); 'BRK.B' keeps its class ('BRK.B', None).
+
+    A doubled suffix ('0001.HK.HK', left behind by one of Spock's HK migrations) is removed whole;
+    two suffixes of different regions are left for the caller to reject.
+    """
     head, dot, tail = raw.rpartition(".")
-    if dot and tail.upper() in _SUFFIX_REGION and head:
-        return head, _SUFFIX_REGION[tail.upper()]
-    return raw, None
+    if not (dot and head and tail.upper() in _SUFFIX_REGION):
+        return raw, None
+    region = _SUFFIX_REGION[tail.upper()]
+    inner, inner_region = split_suffix(head)
+    if inner_region == region:
+        return inner, region
+    return head, region
+
+
+def suffix_region(raw: object) -> str | None:
+    """The region a Yahoo-style suffix names ('600519.SS' -> 'CN'), else None."""
+    return split_suffix(str(raw).strip().upper())[1] if isinstance(raw, str) else None
+
+
+def candidates(raw: object) -> list[str]:
+    """Regions in which `raw` has a canonical form (used to place a symbol that came without one)."""
+    found = []
+    for region in REGIONS:
+        try:
+            normalise(region, raw)
+        except SymbolError:
+            continue
+        found.append(region)
+    return found
 
 
 def normalise(region: str, raw: object) -> str:
     """The canonical symbol of `raw` in `region`, or SymbolError naming both.
 
-    KR: zero-padded to 6 ('5930' -> '005930'); HK: 4 digits (5 when needed); CN: 6 digits
-    ('2.SZ' -> '000002'); US: share classes after '/' ('BRK-B', 'BRK.B' -> 'BRK/B').
+    KR: zero-padded to 6 ('5930' -> '005930', 'A005930' -> '005930'); HK: 4 digits (5 when
+    needed: '00005' -> '0005', '0700.HK' -> '0700'); CN: 6 digits ('2.SZ' -> '000002'); US: share
+    classes after '/' ('BRK-B', 'BRK.B' -> 'BRK/B').
     """
     if region not in CANONICAL:
         raise SymbolError(f"unknown region {region!r} (known: {', '.join(REGIONS)})")
@@ -61,6 +87,8 @@ def normalise(region: str, raw: object) -> str:
     if suffix_region and suffix_region != region:
         raise SymbolError(f"region {region}: symbol {raw!r} carries the suffix of region {suffix_region}")
     if region == "KR":
+        if len(base) == 7 and base[0] == "A" and base[1:].isdigit():    # KIS/DART 'A005930'
+            base = base[1:]
         base = base.zfill(6) if base.isdigit() else base
     elif region == "HK" and base.isdigit():
         base = base.lstrip("0").zfill(4)
