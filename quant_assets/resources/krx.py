@@ -163,6 +163,7 @@ class KRXClient(SourceResource):
     _gen: int | None = PrivateAttr(default=None)
     _last_touch: float = PrivateAttr(default=0.0)
     _auth_error: str | None = PrivateAttr(default=None)
+    _failure_checked: bool = PrivateAttr(default=False)
     _login_times: Any = PrivateAttr(default_factory=collections.deque)
 
     # -- wiring ------------------------------------------------------------------------------
@@ -290,7 +291,10 @@ class KRXClient(SourceResource):
 
     def _raise_if_failed(self, ctx: dict) -> None:
         if self._auth_error is None:
+            if self._failure_checked:  # the store is asked once per client, not once per request
+                return
             remembered = self.session_store.failure(SOURCE, self._failure_key())
+            self._failure_checked = True
             if remembered is None:
                 return
             self._auth_error = remembered

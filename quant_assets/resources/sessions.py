@@ -175,6 +175,9 @@ class PostgresSessionStore:
             """INSERT INTO source_session_holders (source, account, holder) VALUES (%s, %s, %s)
                ON CONFLICT (source, account, holder) DO UPDATE SET seen_at = now()""",
             (source, account, holder))
+        # clients that never closed (crashed runs, sensor ticks without teardown) age out
+        conn.execute("""DELETE FROM source_session_holders WHERE source = %s AND account = %s
+                        AND seen_at < now() - interval '1 day'""", (source, account))
 
     @staticmethod
     def _current(conn, source, account) -> SharedSession | None:
