@@ -11,6 +11,7 @@ import dagster as dg
 
 from quant_assets import automation, checks, legacy_import
 from quant_assets.assets import aggregates, etf, factors, fundamentals, groups, prices, ranges, reference
+from quant_assets.assets import technical
 from quant_assets.resources.breaker import PostgresCircuitBreaker
 from quant_assets.resources.http import set_default_breaker
 from quant_assets.resources.kis import KISClient
@@ -46,6 +47,7 @@ def resources() -> dict:
 ASSETS = [
     reference.etf_list, reference.stock_list, prices.daily_prices,
     *fundamentals.ASSETS, *etf.ASSETS, *ranges.ASSETS, *factors.ASSETS, *aggregates.ASSETS, *groups.ASSETS,
+    *technical.ASSETS,
 ]
 
 defs = dg.Definitions(

@@ -29,7 +29,8 @@ ETF_TICKER = "069500"
 KOSPI = [f"{i * 10:06d}" for i in range(1, 13)]
 KOSDAQ = [f"{i * 10:06d}" for i in range(13, 25)] + [PENNY_TICKER, SHORT_TICKER]
 DERIVED_TABLES = ("ohlcv_monthly", "ohlcv_quarterly", "ohlcv_yearly", "adjustment_factors", "price_range_52w",
-                  "stock_fundamentals", "factor_scores")
+                  "ticker_fundamentals", "factor_scores")
+BUCKET = {"ohlcv_monthly": "month", "ohlcv_quarterly": "quarter", "ohlcv_yearly": "year"}
 
 
 def tick(price: float) -> int:
@@ -60,7 +61,7 @@ def _ticker_bars(rng: np.random.Generator, ticker: str, asset_type: str, p0: flo
     shares = 10_000_000.0 * divisor
     change = close - base
     frame = pd.DataFrame({
-        "date": days, "ticker": ticker, "asset_type": asset_type, "open": open_, "high": high, "low": low,
+        "date": days, "ticker": ticker, "region": "KR", "asset_type": asset_type, "open": open_, "high": high, "low": low,
         "close": close, "change": change, "change_pct": np.round(change / base * 100, 2),
         "volume": volume, "value": volume * close, "market_cap": close * shares, "listed_shares": shares,
     })
@@ -89,9 +90,11 @@ def make_market(seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
     bars = pd.concat(parts, ignore_index=True)
     tickers = pd.DataFrame({
         "ticker": KOSPI + KOSDAQ + [ETF_TICKER],
+        "region": "KR",
         "name": [f"Name {t}" for t in KOSPI + KOSDAQ + [ETF_TICKER]],
-        "market": ["KOSPI"] * len(KOSPI) + ["KOSDAQ"] * len(KOSDAQ) + ["ETF"],
+        "exchange": ["KOSPI"] * len(KOSPI) + ["KOSDAQ"] * len(KOSDAQ) + ["KOSPI"],  # KRX ETFs: KOSPI board
         "asset_type": ["STOCK"] * (len(KOSPI) + len(KOSDAQ)) + ["ETF"],
+        "currency": "KRW",
     })
     return bars, tickers
 
@@ -100,7 +103,7 @@ def load_market(warehouse, bars: pd.DataFrame, tickers: pd.DataFrame) -> None:
     with psycopg.connect(warehouse.url(), autocommit=True) as conn:
         conn.execute(f"TRUNCATE {', '.join(DERIVED_TABLES)}")
     warehouse.replace_partition("tickers", tickers, where={"region": "KR"})
-    warehouse.replace_partition("ohlcv_data", bars, where={"date": (DAYS[0], DAYS[-1])})
+    warehouse.replace_partition("ohlcv_data", bars, where={"region": "KR", "date": (DAYS[0], DAYS[-1])})
 
 
 @pytest.fixture()
@@ -110,8 +113,11 @@ def market(warehouse):
     return bars
 
 
-def table(warehouse, name: str, order: str = "ticker, period_start") -> pd.DataFrame:
-    return warehouse.read_frame(f"SELECT * FROM {name} ORDER BY {order}")
+def table(warehouse, name: str) -> pd.DataFrame:
+    """A bucket table with its bucket column (month/quarter/year) read as `period_start`."""
+    frame = warehouse.read_frame(f"SELECT * FROM {name} ORDER BY ticker, {BUCKET[name]}")
+    assert set(frame["region"]) <= {"KR"}
+    return frame.rename(columns={BUCKET[name]: "period_start"})
 
 
 def expected_buckets(bars: pd.DataFrame, freq: str) -> pd.DataFrame:
@@ -213,7 +219,7 @@ def test_missing_day_inside_month_aggregates_what_exists_and_warns(warehouse, ma
     expected = expected[expected["period_start"] == hole.replace(day=1)]
     assert_matches(table(warehouse, "ohlcv_monthly"), expected)
     # a day KRX proved closed (ad-hoc closure) is not a hole
-    warehouse.record_status("ohlcv", hole, "market_closed", reason="test")
+    warehouse.record_status("ohlcv", hole, "market_closed", region="KR", reason="test")
     result = dg.materialize([ohlcv_monthly], resources={"warehouse": warehouse}, partition_key=month_key(hole))
     assert check_results(result)["no_missing_days"] is True
 
@@ -230,10 +236,63 @@ def test_current_partial_month(warehouse):
     bars = bars[bars["date"].isin(DAYS[-len(loaded):])].copy()
     bars["date"] = bars["date"].map(dict(zip(DAYS[-len(loaded):], loaded, strict=True)))
     load_market(warehouse, bars.iloc[:0], make_market()[1])
-    warehouse.replace_partition("ohlcv_data", bars, where={"date": (loaded[0], loaded[-1])})
+    warehouse.replace_partition("ohlcv_data", bars, where={"region": "KR", "date": (loaded[0], loaded[-1])})
     key = month_key(today)  # exists thanks to end_offset=1 on the monthly partitions
     dg.materialize([ohlcv_monthly], resources={"warehouse": warehouse}, partition_key=key)
     actual = table(warehouse, "ohlcv_monthly")
     assert set(actual["trading_days"]) == {len(loaded)}
     assert_matches(actual, expected_buckets(bars, "M"))
 
+
+
+def test_seed_indicator_columns_are_the_first_and_last_days_indicators(warehouse, market):
+    """ma5_start = ma5 of the ticker's first trading day in the bucket, ma20_end / ma60_end /
+    rsi_14_end = those of its last day (as technical_analysis wrote them on the bars); the quarter
+    also carries the stddev of its closes and its high-low range over the first open."""
+    from quant_assets.assets.aggregates import ohlcv_monthly, ohlcv_quarterly, ohlcv_yearly
+    from quant_assets.assets.technical import technical_analysis
+
+    res = {"warehouse": warehouse}
+    days = {"dagster/asset_partition_range_start": DAYS[0].isoformat(),
+            "dagster/asset_partition_range_end": DAYS[-1].isoformat()}
+    assert dg.materialize([technical_analysis], resources=res, tags=days).success
+    months = sorted({month_key(d) for d in DAYS})
+    quarters = sorted({f"{d.year}-{(d.month - 1) // 3 * 3 + 1:02d}-01" for d in DAYS})
+    dg.materialize([ohlcv_monthly], resources=res, tags={"dagster/asset_partition_range_start": months[0],
+                                                         "dagster/asset_partition_range_end": months[-1]})
+    dg.materialize([ohlcv_quarterly], resources=res, tags={"dagster/asset_partition_range_start": quarters[0],
+                                                           "dagster/asset_partition_range_end": quarters[-1]})
+    for year in sorted({d.year for d in DAYS}):
+        dg.materialize([ohlcv_yearly], resources=res, partition_key=f"{year}-01-01")
+    bars = warehouse.read_frame("SELECT ticker, date, ma5, ma20, ma60, rsi_14 FROM ohlcv_data").set_index(
+        ["ticker", "date"])
+    assert bars["ma20"].notna().mean() > 0.9  # technical_analysis filled the bars
+    for name in ("ohlcv_monthly", "ohlcv_quarterly", "ohlcv_yearly"):
+        agg = table(warehouse, name)
+        first = bars.loc[list(zip(agg["ticker"], agg["first_date"], strict=True))]
+        last = bars.loc[list(zip(agg["ticker"], agg["last_date"], strict=True))]
+        np.testing.assert_array_equal(agg["ma5_start"].to_numpy(float), first["ma5"].to_numpy(float), err_msg=name)
+        for col in ("ma20", "ma60", "rsi_14"):
+            np.testing.assert_array_equal(agg[f"{col}_end"].to_numpy(float), last[col].to_numpy(float),
+                                          err_msg=f"{name}.{col}_end")
+        assert agg["ma20_end"].notna().any()
+    # the first month: ma5 of its first day and ma60 of its last day are legitimately empty
+    monthly = table(warehouse, "ohlcv_monthly")
+    opening = monthly[monthly["period_start"] == DAYS[0].replace(day=1)]
+    assert opening["ma5_start"].isna().all() and opening["ma60_end"].isna().all()
+    assert opening["first_date"].min() == DAYS[0]
+    assert "price_volatility" not in monthly.columns
+
+    quarterly = table(warehouse, "ohlcv_quarterly").set_index(["ticker", "period_start"])
+    df = market.copy()
+    df["period_start"] = pd.to_datetime(df["date"]).dt.to_period("Q").dt.start_time.dt.date
+    df = df.sort_values(["ticker", "date"])
+    for (ticker, start), g in df.groupby(["ticker", "period_start"]):
+        row = quarterly.loc[(ticker, start)]
+        if len(g) > 1:
+            assert row["price_volatility"] == pytest.approx(g["close"].std(ddof=1), rel=1e-9)
+        else:
+            assert pd.isna(row["price_volatility"])
+        first_open = g["open"].dropna().iloc[0]
+        expected = (g["high"].max() - g["low"].min()) / first_open * 100
+        assert row["quarter_range_pct"] == pytest.approx(expected, rel=1e-9), (ticker, start)

@@ -10,6 +10,7 @@ import pytest
 from quant_assets_tests.test_aggregates import (
     DAYS,
     ETF_TICKER,
+    KOSDAQ,
     KOSPI,
     SHORT_TICKER,
     SPLIT,
@@ -28,13 +29,14 @@ def fundamentals(bars: pd.DataFrame) -> pd.DataFrame:
     rng = np.random.default_rng(3)
     stocks = sorted(bars.loc[(bars["date"] == DAY) & (bars["asset_type"] == "STOCK"), "ticker"])
     frame = pd.DataFrame({
-        "date": DAY, "ticker": stocks, "eps": rng.uniform(100, 5000, len(stocks)),
+        "date": DAY, "ticker": stocks, "region": "KR", "period_type": "DAILY",
+        "eps": rng.uniform(100, 5000, len(stocks)),
         "per": rng.uniform(4, 40, len(stocks)), "bps": rng.uniform(1000, 90000, len(stocks)),
-        "pbr": rng.uniform(0.3, 4, len(stocks)), "dps": rng.uniform(0, 2000, len(stocks)),
+        "pbr": rng.uniform(0.3, 4, len(stocks)), "dividend_per_share": rng.uniform(0, 2000, len(stocks)),
         "dividend_yield": rng.uniform(0, 6, len(stocks)),
     })
     frame.loc[frame["ticker"] == LOSS_MAKER, ["per", "eps"]] = [np.nan, -120.0]
-    return frame.round(2)  # KRX publishes two decimals
+    return frame.round(2).assign(currency="KRW", data_source="KRX")  # KRX publishes two decimals
 
 
 @pytest.fixture()
@@ -42,12 +44,13 @@ def scored(warehouse, market):  # noqa: F811
     from quant_assets.assets.factors import factor_scores
     from quant_assets.assets.ranges import adjustment_factors
 
-    warehouse.replace_partition("stock_fundamentals", fundamentals(market), where={"date": DAY})
+    warehouse.replace_partition("ticker_fundamentals", fundamentals(market),
+                                where={"region": "KR", "period_type": "DAILY", "date": DAY})
     gaps = DAYS[-240:-120:4] + DAYS[-120:-64:2]  # 58 of the last 253 days; endpoints and last 64 kept
     warehouse.execute("DELETE FROM ohlcv_data WHERE ticker = %s AND date = ANY(%s)", (GAPPY, gaps))
     dg.materialize([adjustment_factors], resources={"warehouse": warehouse}, partition_key=SPLIT_DAY.isoformat())
     result = dg.materialize([factor_scores], resources={"warehouse": warehouse}, partition_key=DAY.isoformat())
-    rows = warehouse.read_frame("SELECT * FROM factor_scores WHERE date = %s ORDER BY universe, factor, ticker",
+    rows = warehouse.read_frame("SELECT * FROM factor_scores WHERE date = %s ORDER BY factor_name, ticker",
                                 (DAY,))
     return result, rows, market[~((market["ticker"] == GAPPY) & market["date"].isin(gaps))]
 
@@ -60,9 +63,10 @@ def adjusted_closes(bars: pd.DataFrame) -> pd.DataFrame:
     return df.pivot(index="date", columns="ticker", values="close").reindex(DAYS)
 
 
-def value_of(rows: pd.DataFrame, ticker: str, factor: str, universe: str = "ALL") -> float:
-    hit = rows[(rows["ticker"] == ticker) & (rows["factor"] == factor) & (rows["universe"] == universe)]
-    assert len(hit) == 1, (ticker, factor, universe)
+def value_of(rows: pd.DataFrame, ticker: str, factor: str) -> float:
+    hit = rows[(rows["ticker"] == ticker) & (rows["factor_name"] == factor)]
+    assert len(hit) == 1, (ticker, factor)
+    assert hit["region"].iloc[0] == "KR"
     return float(hit["raw_value"].iloc[0])
 
 
@@ -92,35 +96,47 @@ def test_factor_values_match_hand_computation(scored, market):  # noqa: F811
     assert value_of(rows, t, "liquidity_60") == pytest.approx(np.log(values.mean()), rel=1e-12)
 
 
-def test_cross_section_is_standardised_and_universes_are_stocks(scored):
+def _assert_scored(g: pd.DataFrame, score: str, percentile: str, label) -> None:
+    """Independent winsorise + z-score and 0-100 percentile rank of one cross-section."""
+    x = g["raw_value"].to_numpy()
+    lo, hi = np.percentile(x, [1, 99])
+    w = np.clip(x, lo, hi)
+    np.testing.assert_allclose(g[score].to_numpy(), (w - w.mean()) / w.std(), atol=1e-9, err_msg=str(label))
+    assert abs(g[score].mean()) < 1e-9, label
+    assert g[score].std(ddof=0) == pytest.approx(1.0, abs=1e-9), label
+    assert g[percentile].between(0, 100, inclusive="right").all(), label
+    assert g.loc[g["raw_value"].idxmax(), percentile] == 100.0, label
+    expected = pd.Series(x).rank(method="average", pct=True).to_numpy() * 100
+    np.testing.assert_allclose(g[percentile].to_numpy(), expected, atol=1e-9, err_msg=str(label))
+
+
+def test_cross_section_is_standardised_within_region_and_market(scored):
     _, rows, _ = scored
-    for (universe, factor), g in rows.groupby(["universe", "factor"]):
-        assert abs(g["zscore"].mean()) < 1e-9, (universe, factor)
-        assert g["zscore"].std(ddof=0) == pytest.approx(1.0, abs=1e-9), (universe, factor)
-        assert g["percentile"].between(0, 1, inclusive="right").all()
-        top = g.loc[g["raw_value"].idxmax()]
-        assert top["percentile"] == 1.0
-        # independent winsorise + z-score
-        x = g["raw_value"].to_numpy()
-        lo, hi = np.percentile(x, [1, 99])
-        w = np.clip(x, lo, hi)
-        np.testing.assert_allclose(g["zscore"].to_numpy(), (w - w.mean()) / w.std(), atol=1e-9)
+    assert set(rows["region"]) == {"KR"}
+    for factor, g in rows.groupby("factor_name"):
+        _assert_scored(g, "score", "percentile", factor)  # the region's cross-section (KOSPI + KOSDAQ)
+    # market = the stock's exchange (tickers.exchange); market_* are within that market
+    assert set(rows.loc[rows["ticker"].isin(KOSPI), "market"]) == {"KOSPI"}
+    assert set(rows.loc[rows["ticker"].isin(KOSDAQ), "market"]) == {"KOSDAQ"}
+    for (board, factor), g in rows.groupby(["market", "factor_name"]):
+        assert g["market_score"].notna().all() and g["market_percentile"].notna().all(), (board, factor)
+        _assert_scored(g, "market_score", "market_percentile", (board, factor))
     assert ETF_TICKER not in set(rows["ticker"])
-    assert set(rows.loc[rows["universe"] == "KOSPI", "ticker"]) <= set(KOSPI)
-    assert not set(rows.loc[rows["universe"] == "KOSDAQ", "ticker"]) & set(KOSPI)
-    assert set(rows["factor"]) == {"mom_12_1", "mom_6_1", "mom_3", "low_vol_60", "low_vol_252", "size", "value_bp",
-                                   "value_ep", "dividend_yield", "quality_roe", "liquidity_60"}
+    assert set(rows["factor_name"]) == {"mom_12_1", "mom_6_1", "mom_3", "low_vol_60", "low_vol_252", "size",
+                                        "value_bp", "value_ep", "dividend_yield", "quality_roe", "liquidity_60"}
+    # one row per (factor, ticker): the old per-universe rows are columns now
+    assert not rows.duplicated(["factor_name", "ticker"]).any()
 
 
 def test_short_or_gappy_history_gets_no_score_rather_than_a_wrong_one(scored):
     _, rows, _ = scored
-    short = set(rows.loc[rows["ticker"] == SHORT_TICKER, "factor"])  # listed 60 trading days ago
+    short = set(rows.loc[rows["ticker"] == SHORT_TICKER, "factor_name"])  # listed 60 trading days ago
     assert not short & {"mom_12_1", "mom_6_1", "mom_3", "low_vol_252"}
     assert {"low_vol_60", "size", "liquidity_60"} <= short  # 59 of 60 returns: enough
-    gappy = set(rows.loc[rows["ticker"] == GAPPY, "factor"])
+    gappy = set(rows.loc[rows["ticker"] == GAPPY, "factor_name"])
     assert not gappy & {"mom_12_1", "mom_6_1", "low_vol_252"}  # endpoints exist, coverage < 80%
     assert "mom_3" in gappy  # its last 64 days are only lightly gapped
-    loss = set(rows.loc[rows["ticker"] == LOSS_MAKER, "factor"])
+    loss = set(rows.loc[rows["ticker"] == LOSS_MAKER, "factor_name"])
     assert "value_ep" not in loss and "quality_roe" not in loss and "value_bp" in loss
 
 
@@ -129,7 +145,7 @@ def test_rerun_gives_identical_rows(scored, warehouse):
 
     _, rows, _ = scored
     dg.materialize([factor_scores], resources={"warehouse": warehouse}, partition_key=DAY.isoformat())
-    again = warehouse.read_frame("SELECT * FROM factor_scores WHERE date = %s ORDER BY universe, factor, ticker",
+    again = warehouse.read_frame("SELECT * FROM factor_scores WHERE date = %s ORDER BY factor_name, ticker",
                                  (DAY,))
     pd.testing.assert_frame_equal(rows, again)
 
@@ -150,18 +166,26 @@ def test_fundamentals_from_simulator_feed_value_factors(sim, warehouse):
     result = dg.materialize([stock_fundamentals], resources=res, tags=tags)
     assert sorted(e.event_specific_data.materialization.partition for e in result.all_events
                   if e.event_type_value == "ASSET_MATERIALIZATION") == days
-    stored = warehouse.read_frame("SELECT * FROM stock_fundamentals WHERE date = %s ORDER BY ticker", (days[1],))
+    stored = warehouse.read_frame("SELECT * FROM ticker_fundamentals WHERE date = %s ORDER BY ticker", (days[1],))
     source = krx.stock_fundamentals(days[1]).set_index("ticker")
     assert len(stored) == len(source) > 10
-    row = stored.iloc[0]
-    assert float(row["pbr"]) == pytest.approx(source.loc[row["ticker"], "pbr"])
+    assert set(stored["period_type"]) == {"DAILY"} and set(stored["region"]) == {"KR"}
+    assert set(stored["currency"]) == {"KRW"} and set(stored["data_source"]) == {"KRX"}
+    by_ticker = stored.set_index("ticker")
+    for col, src in (("pbr", "pbr"), ("eps", "eps"), ("dividend_per_share", "dps"), ("close_price", "close")):
+        np.testing.assert_allclose(by_ticker[col].to_numpy(float), source.loc[by_ticker.index, src].to_numpy(float),
+                                   err_msg=col)
+    assert stored["close_price"].notna().all()  # KRX's close of the same dataset
     assert stored["per"].isna().sum() == source["per"].isna().sum()  # KRX "-" kept as NULL
-    before = warehouse.read_frame("SELECT * FROM stock_fundamentals ORDER BY date, ticker")
+    query = "SELECT * FROM ticker_fundamentals ORDER BY date, ticker"
+    before = warehouse.read_frame(query).drop(columns=["created_at"])
     dg.materialize([stock_fundamentals], resources=res, partition_key=days[1])
-    pd.testing.assert_frame_equal(before, warehouse.read_frame("SELECT * FROM stock_fundamentals ORDER BY date, ticker"))
+    pd.testing.assert_frame_equal(before, warehouse.read_frame(query).drop(columns=["created_at"]))
 
     dg.materialize([factor_scores], resources={"warehouse": warehouse}, partition_key=days[1])
     rows = warehouse.read_frame("SELECT * FROM factor_scores WHERE date = %s", (days[1],))
     with_pbr = source["pbr"].gt(0).sum()
-    assert len(rows[(rows["universe"] == "ALL") & (rows["factor"] == "value_bp")]) == with_pbr
-    assert not set(rows["factor"]) & {"mom_12_1", "mom_6_1", "mom_3", "low_vol_60"}  # two days of history
+    assert len(rows[rows["factor_name"] == "value_bp"]) == with_pbr
+    assert not set(rows["factor_name"]) & {"mom_12_1", "mom_6_1", "mom_3", "low_vol_60"}  # two days of history
+    exchange = warehouse.read_frame("SELECT ticker, exchange FROM tickers WHERE region = 'KR'").set_index("ticker")
+    assert (rows["market"].to_numpy() == exchange.loc[rows["ticker"], "exchange"].to_numpy()).all()

@@ -156,23 +156,25 @@ def test_52_week_range_matches_independent_computation(warehouse, market):  # no
 
 
 def test_automation_requests_derived_days_once_inputs_land():
-    """Declarative refresh: a loaded ohlcv day requests its derived partitions (and the current
-    month); factor_scores also waits for fundamentals; a stock_list refresh re-triggers nothing."""
+    """Declarative refresh: a loaded ohlcv day requests its derived partitions, technical_analysis
+    included (and the current month, whose bars also need the days' indicators); factor_scores also
+    waits for fundamentals; a stock_list refresh re-triggers nothing."""
     import datetime as dt
 
-    from quant_assets.assets import aggregates, factors, ranges
+    from quant_assets.assets import aggregates, factors, ranges, technical
     from quant_assets.calendar import KST, trading_day_partitions, trading_days
     from quant_assets.resources.warehouse import Warehouse
 
     defs = dg.Definitions(
         assets=[dg.AssetSpec("ohlcv", partitions_def=trading_day_partitions),
                 dg.AssetSpec("stock_fundamentals", partitions_def=trading_day_partitions),
-                dg.AssetSpec("stock_list"), *ranges.ASSETS, *factors.ASSETS, *aggregates.ASSETS],
+                dg.AssetSpec("stock_list"), *ranges.ASSETS, *factors.ASSETS, *aggregates.ASSETS,
+                *technical.ASSETS],
         resources={"warehouse": Warehouse(database_url="postgresql://unused")},
     )
     instance = dg.DagsterInstance.ephemeral()
     state = {"cursor": None}
-    keys = ["adjustment_factors", "price_range_52w", "factor_scores", "ohlcv_monthly"]
+    keys = ["adjustment_factors", "price_range_52w", "factor_scores", "technical_analysis", "ohlcv_monthly"]
 
     def evaluate(when: dt.datetime) -> dict[str, list[str]]:
         with dg.partition_loading_context(effective_dt=when):
@@ -193,17 +195,23 @@ def test_automation_requests_derived_days_once_inputs_land():
     history = trading_days("2025-10-01", "2025-11-17")
     load("ohlcv", *history)
     load("stock_fundamentals", *history)
+    load("technical_analysis", *history[:-5])  # backfilled history; the last week is automation's
     first = evaluate(dt.datetime(2025, 11, 17, 17, tzinfo=KST))
     week = [str(d) for d in history[-5:]]  # lookback of 7 days
     assert first == {"adjustment_factors": week, "price_range_52w": week, "factor_scores": week,
-                     "ohlcv_monthly": ["2025-11-01"]}
+                     "technical_analysis": week}
+    # the month follows once its days' indicators landed (a daily partition cannot share its run)
+    assert evaluate(dt.datetime(2025, 11, 17, 17, 5, tzinfo=KST)) == {"ohlcv_monthly": ["2025-11-01"]}
     instance.report_runless_asset_event(dg.AssetMaterialization("stock_list"))
     assert evaluate(dt.datetime(2025, 11, 18, 8, tzinfo=KST)) == {}
     load("ohlcv", "2025-11-18")
     assert evaluate(dt.datetime(2025, 11, 18, 16, tzinfo=KST)) == {
-        "adjustment_factors": ["2025-11-18"], "price_range_52w": ["2025-11-18"], "ohlcv_monthly": ["2025-11-01"]}
+        "adjustment_factors": ["2025-11-18"], "price_range_52w": ["2025-11-18"], "technical_analysis": ["2025-11-18"]}
+    # the month waits for today's indicators (today is the open partition, which BUCKET_CONDITION
+    # alone would not wait for): its ma20_end / rsi_14_end are never those of a half-written day
     load("stock_fundamentals", "2025-11-18")
-    assert evaluate(dt.datetime(2025, 11, 18, 16, 10, tzinfo=KST)) == {"factor_scores": ["2025-11-18"]}
+    assert evaluate(dt.datetime(2025, 11, 18, 16, 10, tzinfo=KST)) == {"factor_scores": ["2025-11-18"],
+                                                                       "ohlcv_monthly": ["2025-11-01"]}
 
 
 def test_one_ranged_run_materializes_factors_then_ranges_each_partition_once(warehouse, market):  # noqa: F811
@@ -238,6 +246,7 @@ def test_weekend_refreshes_month_bucket_and_tracking_despite_the_open_monday_par
 
     defs = dg.Definitions(
         assets=[dg.AssetSpec("ohlcv", partitions_def=trading_day_partitions),
+                dg.AssetSpec("technical_analysis", partitions_def=trading_day_partitions),
                 dg.AssetSpec("etf_daily", partitions_def=trading_day_partitions), dg.AssetSpec("etf_list"),
                 etf.etf_tracking, *aggregates.ASSETS],
         resources={"warehouse": Warehouse(database_url="postgresql://unused")},
@@ -248,7 +257,7 @@ def test_weekend_refreshes_month_bucket_and_tracking_despite_the_open_monday_par
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=saturday)
         assert trading_day_partitions.get_last_partition_key() == "2025-11-24"   # the open Monday
         for day in trading_days("2025-11-01", "2025-11-21"):
-            for asset in ("ohlcv", "etf_daily"):
+            for asset in ("ohlcv", "technical_analysis", "etf_daily"):
                 instance.report_runless_asset_event(dg.AssetMaterialization(asset, partition=str(day)))
         instance.report_runless_asset_event(dg.AssetMaterialization("etf_list"))
         later = saturday + dt.timedelta(minutes=5)

@@ -1,10 +1,13 @@
 """Cross-sectional factor scores for day D: one window read, array maths, one partition write.
 
-For D the last 253 trading days of ADJUSTED closes (`ohlcv_adjusted`) and traded value of every
-stock are read in ONE query and laid out as a trading-days x tickers matrix; D's market cap,
-market (KOSPI/KOSDAQ from `tickers`) and KRX fundamentals come from a second, one-row-per-stock
-query. Every factor is then a vector over all tickers at once (no per-ticker Python loop), and
-each (universe, factor) is winsorised at its 1st/99th percentile, z-scored and percentile-ranked.
+For D and one region the last 253 trading days of ADJUSTED closes (`ohlcv_adjusted`) and traded
+value of every stock of that region are read in ONE query and laid out as a trading-days x tickers
+matrix; D's market cap, market (the stock's exchange, `tickers.exchange`) and the KRX fundamentals
+(`ticker_fundamentals` DAILY rows) come from a second, one-row-per-stock query. Every factor is
+then a vector over all tickers at once (no per-ticker Python loop). Each factor's region
+cross-section is winsorised at its 1st/99th percentile, z-scored (`score`) and percentile-ranked
+0-100 (`percentile`); the same is done within each market (`market_score`, `market_percentile`)
+on the row of the region (sql/008 folded the old per-universe rows into these columns).
 
 Factors (raw_value is signed so that higher = more of the factor as named):
 
@@ -24,10 +27,12 @@ Factors (raw_value is signed so that higher = more of the factor as named):
 
 A ticker that does not meet a factor's minimum history gets no row for that factor (rather than a
 score from too little data). Daily log returns are taken only between consecutive trading days
-that both have a close. Universes: KOSPI and KOSDAQ stocks (`tickers.market`, asset_type STOCK)
-and ALL = both together (KONEX and ETFs are not scored). A (universe, factor) with fewer than
-MIN_NAMES scored stocks is skipped. z-score = (winsorised - mean) / population stdev (0 when all
-equal); percentile = average rank / n of the raw value, in (0, 1], 1 = highest.
+that both have a close. The region's cross-section is its stocks (asset_type STOCK) on the
+exchanges listed in SCORED_EXCHANGES (KR: KOSPI and KOSDAQ; KONEX and ETFs are not scored). A
+factor with fewer than MIN_NAMES scored stocks in the region is skipped; a market with fewer than
+MIN_NAMES leaves market_score / market_percentile NULL. score = (winsorised - mean) / population
+stdev (0 when all equal); percentile = average rank / n x 100 of the raw value, in (0, 100],
+100 = highest.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from psycopg import sql
 
 from quant_assets.assets.aggregates import (
     OHLCV,
+    REGION,
     emit,
     for_each_day,
     ohlcv_state,
@@ -55,46 +61,54 @@ from quant_assets.assets.aggregates import (
 from quant_assets.assets.daily import DAILY_DERIVED_CONDITION
 from quant_assets.calendar import previous_trading_days, trading_day_partitions
 from quant_assets.resources.warehouse import Warehouse
-from quant_assets.schemas.derived import UNIVERSES, FactorScoresSchema
+from quant_assets.schemas.derived import FactorScoresSchema
 from quant_assets.schemas.validation import validate
 
 HISTORY = 253  # closes t-252 .. t
 MIN_COVERAGE = 0.8
 MIN_NAMES = 5
 WINSOR = (1.0, 99.0)
-COVERAGE_WARN = 0.5  # check: share of the ALL universe a factor must score
+COVERAGE_WARN = 0.5  # check: share of the region's stocks a factor must score
+# Exchanges whose stocks form a region's cross-section (a region not listed: all its exchanges).
+SCORED_EXCHANGES = {"KR": ("KOSPI", "KOSDAQ")}
 ANNUALISE = np.sqrt(252.0)
 FACTORS = ["mom_12_1", "mom_6_1", "mom_3", "low_vol_60", "low_vol_252", "size", "value_bp", "value_ep",
            "dividend_yield", "quality_roe", "liquidity_60"]
 
 SCORES_SCHEMA = table_schema(
     ("date", "date", "day D"),
-    ("ticker", "varchar(6)", "KRX short code"),
-    ("universe", "text", "ALL | KOSPI | KOSDAQ"),
-    ("factor", "text", ", ".join(FACTORS)),
+    ("ticker", "varchar(20)", "symbol, canonical for the region"),
+    ("region", "varchar(2)", "the cross-section's region"),
+    ("factor_name", "varchar(50)", ", ".join(FACTORS)),
     ("raw_value", "double precision", "signed so that higher = more of the factor (low_vol_* = -volatility)"),
-    ("zscore", "double precision", "z-score of the 1st/99th-percentile winsorised value in the universe"),
-    ("percentile", "double precision", "average rank / n of raw_value in the universe, (0, 1]"),
+    ("score", "double precision", "z-score of the 1st/99th-percentile winsorised value within the region"),
+    ("percentile", "double precision", "average rank / n x 100 of raw_value within the region, (0, 100]"),
+    ("market", "text", "the stock's exchange (tickers.exchange): KOSPI | KOSDAQ"),
+    ("market_score", "double precision", "as score, within the market (NULL: too few names in the market)"),
+    ("market_percentile", "double precision", "as percentile, within the market"),
 )
 
 WINDOW_SQL = sql.SQL(
     "COPY (SELECT date, ticker, close, value FROM ohlcv_adjusted "
-    "WHERE asset_type = 'STOCK' AND date >= {start} AND date <= {day}) TO STDOUT (FORMAT csv)"
+    "WHERE region = {region} AND timeframe = 'D' AND asset_type = 'STOCK' AND date >= {start} AND date <= {day}) "
+    "TO STDOUT (FORMAT csv)"
 )
 CROSS_SQL = """
-SELECT o.ticker, t.market, o.market_cap::float8 AS market_cap, f.per::float8 AS per, f.pbr::float8 AS pbr,
-       f.dividend_yield::float8 AS dividend_yield
+SELECT o.ticker, t.exchange AS market, o.market_cap::float8 AS market_cap, f.per::float8 AS per,
+       f.pbr::float8 AS pbr, f.dividend_yield::float8 AS dividend_yield
 FROM ohlcv_data o
-JOIN tickers t ON t.ticker = o.ticker AND t.market IN ('KOSPI', 'KOSDAQ')
-LEFT JOIN stock_fundamentals f ON f.ticker = o.ticker AND f.date = o.date
-WHERE o.date = %(day)s AND o.asset_type = 'STOCK'
+JOIN tickers t ON t.ticker = o.ticker AND t.region = o.region
+              AND (%(exchanges)s::text[] IS NULL OR t.exchange = ANY(%(exchanges)s::text[]))
+LEFT JOIN ticker_fundamentals f ON f.ticker = o.ticker AND f.region = o.region AND f.date = o.date
+                               AND f.period_type = 'DAILY'
+WHERE o.region = %(region)s AND o.timeframe = 'D' AND o.date = %(day)s AND o.asset_type = 'STOCK'
 ORDER BY o.ticker
 """
 
 
-def read_window(conn: psycopg.Connection, days: list[dt.date]) -> pd.DataFrame:
-    """All stocks' adjusted closes and traded values over `days`, in one COPY round trip."""
-    query = WINDOW_SQL.format(start=sql.Literal(days[0]), day=sql.Literal(days[-1]))
+def read_window(conn: psycopg.Connection, days: list[dt.date], region: str = REGION) -> pd.DataFrame:
+    """All stocks' adjusted closes and traded values of `region` over `days`, in one COPY round trip."""
+    query = WINDOW_SQL.format(region=sql.Literal(region), start=sql.Literal(days[0]), day=sql.Literal(days[-1]))
     buf = io.BytesIO()
     with conn.cursor() as cur, cur.copy(query) as copy:
         for chunk in copy:
@@ -169,69 +183,86 @@ def compute_factors(closes: np.ndarray, values: np.ndarray, cross: pd.DataFrame)
 
 
 def score(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Winsorise at the 1st/99th percentile, z-score (population stdev), percentile-rank (0, 1]."""
+    """Winsorise at the 1st/99th percentile, z-score (population stdev), percentile-rank (0, 100]."""
     lo, hi = np.percentile(raw, WINSOR)
     w = np.clip(raw, lo, hi)
     sd = w.std()
     z = (w - w.mean()) / sd if sd > 0 else np.zeros_like(w)
-    pct = pd.Series(raw).rank(method="average", pct=True).to_numpy()
+    pct = pd.Series(raw).rank(method="average", pct=True).to_numpy() * 100.0
     return z, pct
 
 
-def cross_section(day: dt.date, tickers: pd.Index, markets: np.ndarray,
+COLUMNS = ["date", "ticker", "region", "factor_name", "raw_value", "score", "percentile", "market", "market_score",
+           "market_percentile"]
+
+
+def cross_section(day: dt.date, region: str, tickers: pd.Index, markets: np.ndarray,
                   factors: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Long frame (date, ticker, universe, factor, raw_value, zscore, percentile)."""
+    """Long frame (date, ticker, region, factor_name, raw_value, score, percentile, market,
+    market_score, market_percentile): one row per scored (factor, ticker) of the region."""
     parts = []
-    universes = {"ALL": np.ones(len(tickers), bool), "KOSPI": markets == "KOSPI", "KOSDAQ": markets == "KOSDAQ"}
-    for universe in UNIVERSES:
-        members = universes[universe]
-        for name in FACTORS:
-            raw = factors[name]
-            keep = members & np.isfinite(raw)
-            if keep.sum() < MIN_NAMES:
-                continue
-            z, pct = score(raw[keep])
-            parts.append(pd.DataFrame({
-                "ticker": tickers[keep], "universe": universe, "factor": name,
-                "raw_value": raw[keep], "zscore": z, "percentile": pct,
-            }))
-    cols = ["date", "ticker", "universe", "factor", "raw_value", "zscore", "percentile"]
+    markets = np.asarray(markets, dtype=object)
+    for name in FACTORS:
+        raw = factors[name]
+        keep = np.isfinite(raw)
+        if keep.sum() < MIN_NAMES:
+            continue
+        z, pct = score(raw[keep])
+        part = pd.DataFrame({
+            "ticker": tickers[keep], "factor_name": name, "raw_value": raw[keep], "score": z, "percentile": pct,
+            "market": markets[keep], "market_score": np.nan, "market_percentile": np.nan,
+        })
+        for rows in part.groupby("market").groups.values():
+            if len(rows) >= MIN_NAMES:
+                mz, mpct = score(part.loc[rows, "raw_value"].to_numpy())
+                part.loc[rows, "market_score"] = mz
+                part.loc[rows, "market_percentile"] = mpct
+        parts.append(part)
     if not parts:
-        return pd.DataFrame(columns=cols)
+        return pd.DataFrame(columns=COLUMNS)
     out = pd.concat(parts, ignore_index=True)
     out.insert(0, "date", pd.Timestamp(day))
-    return out[cols]
+    out["region"] = region
+    return out[COLUMNS]
 
 
-def factor_frame(conn: psycopg.Connection, day: dt.date) -> tuple[pd.DataFrame, dict]:
-    """Read D's window, compute and score every factor; returns the rows and timing stats."""
+def factor_frame(conn: psycopg.Connection, day: dt.date, region: str = REGION) -> tuple[pd.DataFrame, dict]:
+    """Read D's window of one region, compute and score every factor; returns the rows and timing stats."""
     t0 = time.perf_counter()
     days = previous_trading_days(day, HISTORY)
-    cross = read(conn, CROSS_SQL, {"day": day})
-    window = read_window(conn, days)
+    exchanges = SCORED_EXCHANGES.get(region)
+    cross = read(conn, CROSS_SQL, {"day": day, "region": region,
+                                   "exchanges": list(exchanges) if exchanges else None})
+    window = read_window(conn, days, region)
     t1 = time.perf_counter()
     tickers = pd.Index(cross["ticker"])
     keys = [d.isoformat() for d in days]
     closes = to_matrix(window, "close", keys, tickers)
     values = to_matrix(window, "value", keys, tickers)
     factors = compute_factors(closes, values, cross)
-    frame = cross_section(day, tickers, cross["market"].to_numpy(), factors)
+    frame = cross_section(day, region, tickers, cross["market"].to_numpy(), factors)
     t2 = time.perf_counter()
     stats = {"read_seconds": round(t1 - t0, 3), "compute_seconds": round(t2 - t1, 3),
              "stocks": len(tickers), "window_rows": len(window)}
     return frame, stats
 
 
+def _standardisation_errors(frame: pd.DataFrame, by: list[str], column: str) -> list[str]:
+    g = frame.dropna(subset=[column]).groupby(by)[column]
+    stats = pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=0)})
+    bad = stats[(stats["mean"].abs() > 1e-6) | (((stats["std"] - 1).abs() > 1e-6) & (stats["std"] > 0))]
+    return [f"{'/'.join(map(str, k if isinstance(k, tuple) else (k,)))} {column}: mean {r['mean']:.2e}, "
+            f"std {r['std']:.6f}" for k, r in bad.iterrows()]
+
+
 def check_scores(frame: pd.DataFrame, stocks: int) -> tuple[list[str], list[str]]:
-    """(standardisation errors, coverage warnings) for one day's rows."""
+    """(standardisation errors, coverage warnings) for one day's rows of one region."""
     errors, warnings = [], []
     if frame.empty:
         return errors, ([f"no factor could be scored for {stocks} stocks"] if stocks else [])
-    g = frame.groupby(["universe", "factor"])["zscore"]
-    stats = pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=0)})
-    bad = stats[(stats["mean"].abs() > 1e-6) | (((stats["std"] - 1).abs() > 1e-6) & (stats["std"] > 0))]
-    errors += [f"{u}/{f}: mean {r['mean']:.2e}, std {r['std']:.6f}" for (u, f), r in bad.iterrows()]
-    counts = frame[frame["universe"] == "ALL"].groupby("factor").size().reindex(FACTORS, fill_value=0)
+    errors += _standardisation_errors(frame, ["factor_name"], "score")
+    errors += _standardisation_errors(frame, ["market", "factor_name"], "market_score")
+    counts = frame.groupby("factor_name").size().reindex(FACTORS, fill_value=0)
     warnings += [f"{f}: {n}/{stocks}" for f, n in counts.items() if stocks and n < COVERAGE_WARN * stocks]
     return errors, warnings
 
@@ -245,11 +276,13 @@ def check_scores(frame: pd.DataFrame, stocks: int) -> tuple[list[str], list[str]
     kinds={"postgres", "pandas", "numpy"},
     group_name="factors",
     description=(
-        "Cross-sectional factor scores per stock and day (table `factor_scores`, PK (date, universe, factor, "
+        "Cross-sectional factor scores per stock and day (table `factor_scores`, PK (date, region, factor_name, "
         "ticker), month-partitioned): momentum 12-1/6-1/3m and low volatility 60/252d on SPLIT-ADJUSTED closes "
         "(`ohlcv_adjusted`, 253 trading days ending at D), size (ln market cap), value (1/PBR, 1/PER, dividend "
-        "yield), quality (PBR/PER = ROE) and liquidity (ln 60-day mean traded value). Universes ALL, KOSPI, "
-        "KOSDAQ (stocks); winsorised 1/99%, z-scored, percentile-ranked. Factors need >=80% of their window."
+        "yield from ticker_fundamentals DAILY rows), quality (PBR/PER = ROE) and liquidity (ln 60-day mean "
+        "traded value). score/percentile (0-100) within the region's stocks (KR: KOSPI + KOSDAQ), "
+        "market_score/market_percentile within the stock's exchange; winsorised 1/99%, z-scored. Factors need "
+        ">=80% of their window."
     ),
     metadata={"dagster/table_name": "quant.public.factor_scores", "price_basis": "adjusted"},
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -257,10 +290,11 @@ def check_scores(frame: pd.DataFrame, stocks: int) -> tuple[list[str], list[str]
     automation_condition=DAILY_DERIVED_CONDITION.ignore(dg.AssetSelection.assets("stock_list")),
     check_specs=[
         dg.AssetCheckSpec("standardised", asset="factor_scores",
-                          description="Every (universe, factor) has z-score mean 0 and population stdev 1."),
+                          description="Every factor's score has mean 0 and population stdev 1 within the region, "
+                                      "and its market_score within each market."),
         dg.AssetCheckSpec("coverage", asset="factor_scores",
-                          description=f"WARN when a factor scores fewer than {COVERAGE_WARN:.0%} of the ALL "
-                                      "universe (missing history or fundamentals)."),
+                          description=f"WARN when a factor scores fewer than {COVERAGE_WARN:.0%} of the region's "
+                                      "stocks (missing history or fundamentals)."),
     ],
 )
 def factor_scores(context, warehouse: Warehouse):
@@ -268,18 +302,18 @@ def factor_scores(context, warehouse: Warehouse):
     coverage: list[str] = []
 
     def process(day: dt.date, conn: psycopg.Connection) -> dict:
-        state = ohlcv_state(conn, day)
-        frame, stats = factor_frame(conn, day)
+        state = ohlcv_state(conn, day, REGION)
+        frame, stats = factor_frame(conn, day, REGION)
         frame = validate(FactorScoresSchema, frame, dataset="factor_scores", date=str(day))
-        warehouse.replace_partition("factor_scores", frame, where={"date": day})
+        warehouse.replace_partition("factor_scores", frame, where={"region": REGION, "date": day})
         errs, warns = check_scores(frame, stats["stocks"])
-        errors.extend(f"{day} {e}" for e in errs)
-        coverage.extend(f"{day} {w}" for w in warns)
-        context.log.info(f"factor_scores {day}: {len(frame)} rows, {stats}")
-        preview = frame[(frame["universe"] == "ALL") & (frame["factor"] == "mom_12_1")]
+        errors.extend(f"{REGION} {day} {e}" for e in errs)
+        coverage.extend(f"{REGION} {day} {w}" for w in warns)
+        context.log.info(f"factor_scores {REGION} {day}: {len(frame)} rows, {stats}")
+        preview = frame[frame["factor_name"] == "mom_12_1"]
         preview = preview.sort_values("percentile", ascending=False).head(5)
         return partition_metadata("factor_scores", len(frame), preview, SCORES_SCHEMA, date=str(day),
-                                  price_basis="adjusted", ohlcv=state, **stats)
+                                  region=REGION, price_basis="adjusted", ohlcv=state, **stats)
 
     report = for_each_day(context, warehouse, process)
     yield from emit(context, report, [

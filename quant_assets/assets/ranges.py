@@ -1,5 +1,8 @@
 """Corporate-action adjustment factors and 52-week ranges for day D, computed in SQL.
 
+Both are computed per region (the region is in every key and every query; windows never mix
+regions) over the daily bars (timeframe 'D').
+
 `adjustment_factors`: on an ex-date KRX reports `change` against the *adjusted* base price, not
 against the previous close. So base_price = close - change, and factor = base_price /
 prior_close differs from 1 exactly on ex-dates (0.2 for a 1:5 split). Raw prices in
@@ -11,7 +14,9 @@ and lowest close and the highest high and lowest low, the (latest) dates they oc
 far D's close is from each. Bars before an ex-date inside the window are put on D's share basis
 with the factors between them and D, so a split does not leave a phantom high; D's own close is
 raw. A ticker with a shorter history (new listing, or data starting later) is computed over the
-bars that exist; `days_in_window` says how many (250 = full window).
+bars that exist; `days_in_window` says how many (250 = full window). The same transaction calls
+`refresh_etf_latest(region)`, so etf_details' week_52_high/low (seed 002) never disagree with the
+committed ranges.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import psycopg
 
 from quant_assets.assets.aggregates import (
     OHLCV,
+    REGION,
     InputMissing,
     emit,
     for_each_day,
@@ -50,8 +56,8 @@ TICK_SQL = """CASE WHEN {p} < 2000 THEN 1 WHEN {p} < 5000 THEN 5 WHEN {p} < 2000
                    ELSE 1000 END"""
 
 FACTORS_INSERT = f"""
-INSERT INTO adjustment_factors (ticker, ex_date, factor, prior_close, base_price, reason)
-SELECT ticker, ex_date, factor, prior_close, base_price,
+INSERT INTO adjustment_factors (ticker, region, ex_date, factor, prior_close, base_price, reason)
+SELECT ticker, region, ex_date, factor, prior_close, base_price,
        CASE WHEN factor < 1 AND round(1 / factor) >= 2 AND abs(1 / factor - round(1 / factor)) < 0.02
                 THEN 'split 1:' || round(1 / factor)
             WHEN factor > 1 AND round(factor) >= 2 AND abs(factor - round(factor)) < 0.02
@@ -59,30 +65,31 @@ SELECT ticker, ex_date, factor, prior_close, base_price,
             WHEN factor < 1 THEN 'base price lowered (bonus/rights issue or other)'
             ELSE 'base price raised (capital reduction or other)' END
 FROM (
-    SELECT d.ticker, d.date AS ex_date, p.close AS prior_close, d.close - d.change AS base_price,
+    SELECT d.ticker, d.region, d.date AS ex_date, p.close AS prior_close, d.close - d.change AS base_price,
            round((d.close - d.change)::numeric / p.close, 10) AS factor
     FROM ohlcv_data d
-    JOIN ohlcv_data p ON p.ticker = d.ticker AND p.date = %(prior)s
-    WHERE d.date = %(day)s AND d.change IS NOT NULL AND p.close > 0 AND d.close - d.change > 0
+    JOIN ohlcv_data p ON p.ticker = d.ticker AND p.region = d.region AND p.timeframe = d.timeframe
+                     AND p.date = %(prior)s
+    WHERE d.region = %(region)s AND d.timeframe = 'D' AND d.date = %(day)s AND d.change IS NOT NULL AND p.close > 0 AND d.close - d.change > 0
       AND abs((d.close - d.change)::numeric / p.close - 1) > %(tol)s
       AND abs((d.close - d.change) - p.close) > {TICK_SQL.format(p="p.close")}
 ) found
 """
 
 RANGE_INSERT = """
-INSERT INTO price_range_52w (date, ticker, close, days_in_window, window_start, high_close, high_close_date,
+INSERT INTO price_range_52w (date, ticker, region, close, days_in_window, window_start, high_close, high_close_date,
                              low_close, low_close_date, high_52w, high_52w_date, low_52w, low_52w_date,
                              pct_from_high_close, pct_from_low_close, pct_from_high, pct_from_low)
 WITH today AS (
-    SELECT ticker, close FROM ohlcv_data WHERE date = %(day)s
+    SELECT ticker, close FROM ohlcv_data WHERE region = %(region)s AND timeframe = 'D' AND date = %(day)s
 ), win AS (
     -- factor of ex-date E applies to bars before E: sum ln(factor) over the later rows of the window
     SELECT o.ticker, o.date, o.close, o.high, o.low,
            exp(coalesce(sum(ln(a.factor::double precision)) OVER later, 0)) AS adj
     FROM ohlcv_data o
     JOIN today t ON t.ticker = o.ticker
-    LEFT JOIN adjustment_factors a ON a.ticker = o.ticker AND a.ex_date = o.date
-    WHERE o.date >= %(start)s AND o.date <= %(day)s
+    LEFT JOIN adjustment_factors a ON a.ticker = o.ticker AND a.region = o.region AND a.ex_date = o.date
+    WHERE o.region = %(region)s AND o.timeframe = 'D' AND o.date >= %(start)s AND o.date <= %(day)s
     WINDOW later AS (PARTITION BY o.ticker ORDER BY o.date DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
 ), basis AS (
     SELECT ticker, date, close * adj AS c, high * adj AS h, low * adj AS l FROM win
@@ -94,7 +101,7 @@ WITH today AS (
            min(l) AS ll, (array_agg(date ORDER BY l ASC, date DESC) FILTER (WHERE l IS NOT NULL))[1] AS ll_date
     FROM basis GROUP BY ticker
 )
-SELECT %(day)s, a.ticker, t.close, a.n, a.first_date,
+SELECT %(day)s, a.ticker, %(region)s, t.close, a.n, a.first_date,
        round(a.hc::numeric, 4), a.hc_date, round(a.lc::numeric, 4), a.lc_date,
        round(a.hh::numeric, 4), a.hh_date, round(a.ll::numeric, 4), a.ll_date,
        round(((t.close / a.hc - 1) * 100)::numeric, 4),
@@ -104,19 +111,31 @@ SELECT %(day)s, a.ticker, t.close, a.n, a.first_date,
 FROM agg a JOIN today t ON t.ticker = a.ticker
 """
 
+# numeric columns as float8 (psycopg would return Decimal)
+RANGE_READ = """
+SELECT date, ticker, region, close::float8 AS close, days_in_window, window_start,
+       high_close::float8 AS high_close, high_close_date, low_close::float8 AS low_close, low_close_date,
+       high_52w::float8 AS high_52w, high_52w_date, low_52w::float8 AS low_52w, low_52w_date,
+       pct_from_high_close::float8 AS pct_from_high_close, pct_from_low_close::float8 AS pct_from_low_close,
+       pct_from_high::float8 AS pct_from_high, pct_from_low::float8 AS pct_from_low
+FROM price_range_52w WHERE region = %s AND date = %s ORDER BY ticker
+"""
+
 FACTOR_SCHEMA = table_schema(
-    ("ticker", "varchar(6)", "KRX short code"),
+    ("ticker", "varchar(20)", "symbol, canonical for the region"),
+    ("region", "varchar(2)", "KR | US | ..."),
     ("ex_date", "date", "first day traded on the new basis"),
     ("factor", "numeric", "base_price / prior_close; multiply earlier prices by it (0.2 = 1:5 split)"),
-    ("prior_close", "bigint", "raw close of the previous trading day"),
-    ("base_price", "bigint", "KRX base price = close - change on ex_date"),
+    ("prior_close", "numeric(20,4)", "raw close of the previous trading day"),
+    ("base_price", "numeric(20,4)", "KRX base price = close - change on ex_date"),
     ("reason", "text", "split 1:N | reverse split N:1 | base price lowered/raised"),
 )
 
 RANGE_SCHEMA = table_schema(
     ("date", "date", "day D"),
-    ("ticker", "varchar(6)", "KRX short code"),
-    ("close", "bigint", "raw close on D"),
+    ("ticker", "varchar(20)", "symbol, canonical for the region"),
+    ("region", "varchar(2)", "KR | US | ..."),
+    ("close", "numeric(20,4)", "raw close on D"),
     ("days_in_window", "integer", "bars of the ticker in the 250-trading-day window (<250: short history)"),
     ("window_start", "date", "first bar of the ticker in the window"),
     ("high_close", "numeric", "highest close, D's share basis"),
@@ -134,13 +153,14 @@ RANGE_SCHEMA = table_schema(
 )
 
 
-def prior_trading_day(conn: psycopg.Connection, day: dt.date) -> dt.date | None:
-    """The previous trading day with bars; None at the start of history.
+def prior_trading_day(conn: psycopg.Connection, day: dt.date, region: str = REGION) -> dt.date | None:
+    """The previous trading day with bars of `region`; None at the start of history.
 
     It must be the calendar's previous trading day, unless the days in between are recorded as
     market-closed: comparing with an older close would turn a normal move into a fake factor.
     """
-    last = read(conn, "SELECT max(date) AS d FROM ohlcv_data WHERE date < %s", (day,)).iloc[0]["d"]
+    last = read(conn, "SELECT max(date) AS d FROM ohlcv_data WHERE region = %s AND timeframe = 'D' AND date < %s",
+                (region, day)).iloc[0]["d"]
     if last is None:
         return None
     expected = previous_trading_days(day - dt.timedelta(days=1), 1)[0]
@@ -148,12 +168,13 @@ def prior_trading_day(conn: psycopg.Connection, day: dt.date) -> dt.date | None:
         return last
     between = trading_days(last + dt.timedelta(days=1), day - dt.timedelta(days=1))
     closed = read(
-        conn, "SELECT partition_date FROM partition_status WHERE asset = 'ohlcv' AND status = 'market_closed' "
-        "AND partition_date > %s AND partition_date < %s", (last, day),
+        conn, "SELECT partition_date FROM partition_status WHERE asset = 'ohlcv' AND region = %s "
+        "AND status = 'market_closed' AND partition_date > %s AND partition_date < %s", (region, last, day),
     )
     if set(between) <= set(closed["partition_date"]):
         return last
-    raise InputMissing(f"ohlcv for the prior trading day {expected} is not loaded; cannot tell ex-dates on {day}")
+    raise InputMissing(f"ohlcv for the prior trading day {expected} ({region}) is not loaded; "
+                       f"cannot tell ex-dates on {day}")
 
 
 @dg.asset(
@@ -162,7 +183,8 @@ def prior_trading_day(conn: psycopg.Connection, day: dt.date) -> dt.date | None:
     kinds={"postgres", "sql"},
     group_name="prices",
     description=(
-        "Corporate-action price adjustment factors (table `adjustment_factors`, PK (ticker, ex_date)) detected "
+        "Corporate-action price adjustment factors (table `adjustment_factors`, PK (ticker, region, ex_date)) "
+        "detected "
         "from RAW daily bars: on day D, base_price = close - change and factor = base_price / prior_close where "
         f"|factor - 1| > {FACTOR_TOLERANCE:.1%} and the gap exceeds one price tick (a 1:5 split gives 0.2). "
         "Reads D and the prior trading day. Feeds the `ohlcv_adjusted` view."
@@ -180,22 +202,25 @@ def adjustment_factors(context, warehouse: Warehouse):
     suspicious: list[str] = []
 
     def process(day: dt.date, conn: psycopg.Connection) -> dict:
-        state = ohlcv_state(conn, day)
-        prior = prior_trading_day(conn, day) if state == "loaded" else None
+        state = ohlcv_state(conn, day, REGION)
+        prior = prior_trading_day(conn, day, REGION) if state == "loaded" else None
         with conn.transaction():
-            lock_partition(conn, "adjustment_factors", day)
-            conn.execute("DELETE FROM adjustment_factors WHERE ex_date = %s", (day,))
+            lock_partition(conn, "adjustment_factors", (REGION, day))
+            conn.execute("DELETE FROM adjustment_factors WHERE region = %s AND ex_date = %s", (REGION, day))
             rows = 0
             if prior is not None:
-                rows = conn.execute(FACTORS_INSERT, {"day": day, "prior": prior, "tol": FACTOR_TOLERANCE}).rowcount
+                rows = conn.execute(FACTORS_INSERT, {"day": day, "prior": prior, "tol": FACTOR_TOLERANCE,
+                                                     "region": REGION}).rowcount
         found = read(
-            conn, "SELECT ticker, ex_date, factor::float8 AS factor, prior_close, base_price, reason "
-            "FROM adjustment_factors WHERE ex_date = %s ORDER BY ticker", (day,))
-        listed = read(conn, "SELECT count(*) AS n FROM ohlcv_data WHERE date = %s", (day,)).iloc[0]["n"]
+            conn, "SELECT ticker, region, ex_date, factor::float8 AS factor, prior_close::float8 AS prior_close, "
+            "base_price::float8 AS base_price, reason "
+            "FROM adjustment_factors WHERE region = %s AND ex_date = %s ORDER BY ticker", (REGION, day))
+        listed = read(conn, "SELECT count(*) AS n FROM ohlcv_data WHERE region = %s AND timeframe = 'D' AND date = %s",
+                      (REGION, day)).iloc[0]["n"]
         extreme = found[(found["factor"] < 0.01) | (found["factor"] > 100)]
         if len(extreme) or (listed and rows > max(2, MAX_EX_DATE_SHARE * listed)):
-            suspicious.append(f"{day}: {rows} ex-date(s) of {listed} tickers, {len(extreme)} extreme")
-        return partition_metadata("adjustment_factors", rows, found.head(10), FACTOR_SCHEMA, date=str(day),
+            suspicious.append(f"{REGION} {day}: {rows} ex-date(s) of {listed} tickers, {len(extreme)} extreme")
+        return partition_metadata("adjustment_factors", rows, found.head(10), FACTOR_SCHEMA, date=str(day), region=REGION,
                                   prior_trading_day=str(prior) if prior else "none", ohlcv=state)
 
     report = for_each_day(context, warehouse, process)
@@ -213,11 +238,13 @@ def adjustment_factors(context, warehouse: Warehouse):
     kinds={"postgres", "sql"},
     group_name="prices",
     description=(
-        "52-week range per ticker and day (table `price_range_52w`, PK (ticker, date), month-partitioned): over "
+        "52-week range per ticker, region and day (table `price_range_52w`, PK (ticker, region, date), "
+        "month-partitioned): over "
         f"the {WINDOW} trading days ending at D, highest/lowest close and highest high/lowest low with the latest "
         "dates they occurred and the % distance of D's close from each. Prices are SPLIT-ADJUSTED to D's share "
         "basis (bars before an ex-date in the window x the factors up to D; D's close is raw). Short histories "
-        "use the bars that exist (`days_in_window`)."
+        "use the bars that exist (`days_in_window`). Keeps etf_details.week_52_* current (refresh_etf_latest) "
+        "in the same transaction."
     ),
     metadata={"dagster/table_name": "quant.public.price_range_52w", "price_basis": "adjusted to D"},
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -225,28 +252,31 @@ def adjustment_factors(context, warehouse: Warehouse):
     check_specs=[dg.AssetCheckSpec(
         "valid_rows", asset="price_range_52w",
         description="pandera PriceRange52wSchema on the written rows: low <= high, D's close inside "
-                    "[low_close, high_close], 1..250 days in the window, one row per ticker.",
+                    "[low_close, high_close], 1..250 days in the window, one row per (ticker, region).",
     )],
 )
 def price_range_52w(context, warehouse: Warehouse):
     invalid: list[str] = []
 
     def process(day: dt.date, conn: psycopg.Connection) -> dict:
-        state = ohlcv_state(conn, day)
+        state = ohlcv_state(conn, day, REGION)
         start = previous_trading_days(day, WINDOW)[0]
         warehouse.ensure_month_partitions("price_range_52w", [day])
         with conn.transaction():
-            lock_partition(conn, "price_range_52w", day)
-            conn.execute("DELETE FROM price_range_52w WHERE date = %s", (day,))
-            rows = conn.execute(RANGE_INSERT, {"day": day, "start": start}).rowcount
-        written = read(conn, "SELECT * FROM price_range_52w WHERE date = %s ORDER BY ticker", (day,))
+            lock_partition(conn, "price_range_52w", (REGION, day))
+            conn.execute("DELETE FROM price_range_52w WHERE region = %s AND date = %s", (REGION, day))
+            rows = conn.execute(RANGE_INSERT, {"day": day, "start": start, "region": REGION}).rowcount
+            # seed 002's latest-figure columns follow the committed rows (sql/008)
+            conn.execute("SELECT refresh_etf_latest(%s)", (REGION,))
+        written = read(conn, RANGE_READ, (REGION, day))
         try:
             PriceRange52wSchema.validate(written, lazy=True)
         except Exception as exc:  # pandera SchemaErrors: report, do not hide the partition
-            invalid.append(f"{day}: {str(exc)[:300]}")
+            invalid.append(f"{REGION} {day}: {str(exc)[:300]}")
         short = int((written["days_in_window"] < WINDOW).sum()) if len(written) else 0
         return partition_metadata(
-            "price_range_52w", rows, written.head(5), RANGE_SCHEMA, date=str(day), window_start=str(start),
+            "price_range_52w", rows, written.head(5), RANGE_SCHEMA, date=str(day), region=REGION,
+            window_start=str(start),
             short_history_tickers=short, price_basis="adjusted to D", ohlcv=state,
         )
 
