@@ -413,17 +413,20 @@ class KRXClient(SourceResource):
             self._ensure_session()
         own_login = False
         for _ in range(3):
+            used = self._gen  # the generation this attempt sends (another thread may renew it meanwhile)
             try:
                 return self._post_data(form, ctx)
             except SessionExpired as exc:
                 if own_login:
                     reason = f"session rejected ({exc.reason}) right after a fresh login"
                     self._remember_failure(reason, shared=False)
-                    self.session_store.drop(SOURCE, self.account, self._gen or 0)
+                    self.session_store.drop(SOURCE, self.account, used or 0)
                     raise SourceAuthError(SOURCE, reason + "; stopping (no further logins)", **ctx) from None
                 log.warning(f"KRX answered {exc.reason} for {dataset} {date or ''}; renewing the session")
                 with self._lock:
-                    own_login = self._refresh(stale=self._gen)
+                    if self._gen != used:  # a thread of this client renewed it already
+                        continue
+                    own_login = self._refresh(stale=used)
         raise SourceAuthError(SOURCE, "session keeps expiring although other clients renewed it", **ctx)
 
     def _range(self, bld: str, dataset: str, params: dict, start, end, parse, ticker: str | None = None) -> pd.DataFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import numpy as np
@@ -111,6 +112,17 @@ def test_two_processes_share_one_session_through_postgres(rsim, make_krx, databa
     assert rsim.krx.live == {}
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT count(*) FROM source_sessions").fetchone()[0] == 0
+
+
+def test_threads_of_one_client_renew_the_session_once(rsim, make_krx):
+    krx = make_krx()
+    krx.etf_master()
+    rsim.reset_sessions()  # every thread's next call answers LOGOUT
+    n0 = len(rsim.request_log)
+    with ThreadPoolExecutor(4) as pool:
+        frames = list(pool.map(lambda _: krx.index_history("2024-01-02", "2024-01-05"), range(8)))
+    assert all(len(f) == 4 for f in frames)
+    assert logins(rsim, n0) == 1
 
 
 def test_next_run_logs_in_cleanly_after_close(rsim, make_krx):
