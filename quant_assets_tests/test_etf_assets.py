@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quant_assets.assets import etf, groups, prices, reference
+from quant_assets.assets import etf, prices, reference
 from quant_assets.calendar import trading_days
 from quant_assets_tests.test_ingest_assets import failure_text, load_reference, range_tags, run
 
@@ -146,23 +146,6 @@ def test_krx_published_figures_reconcile(sim, loaded):
     assert (cmp["premium_discount_gap"].astype(float).abs() <= 0.011).all()  # KRX rounds to 2 dp
 
 
-def test_groups_from_holdings_sectors_and_yaml(sim, loaded):
-    assert run([etf.etf_holdings], sim, loaded, partition_key=DAYS[-1]).success
-    assert run([groups.groups], sim, loaded).success
-    g = loaded.read_frame("SELECT g.group_type, g.name, m.ticker, m.weight_pct FROM definition_groups g "
-                          "JOIN group_memberships m USING (group_id)")
-    assert {"ETF", "SECTOR", "THEME", "CUSTOM"} <= set(g["group_type"])
-    theme = g[(g["group_type"] == "THEME") & (g["name"] == "반도체")]
-    assert set(theme["ticker"]) == {"005930", "000660"}
-    kodex = g[(g["group_type"] == "ETF") & (g["name"] == "069500")]
-    assert "005930" in set(kodex["ticker"]) and kodex["weight_pct"].notna().all()
-    first = g.sort_values(["group_type", "name", "ticker"]).reset_index(drop=True)
-    assert run([groups.groups], sim, loaded).success  # re-run: same memberships, no duplicates
-    again = loaded.read_frame("SELECT g.group_type, g.name, m.ticker, m.weight_pct FROM definition_groups g "
-                              "JOIN group_memberships m USING (group_id)")
-    assert first.equals(again.sort_values(["group_type", "name", "ticker"]).reset_index(drop=True))
-
-
 def test_definitions_load():
     import dagster as dg
 
@@ -194,30 +177,3 @@ def test_krx_tracking_refreshes_current_month_once_a_week():
         cursor = result.cursor
         seen.append(sorted(result.get_requested_partitions(dg.AssetKey("etf_tracking_krx"))))
     assert seen == [[], [], ["2026-11-01"], []]
-
-
-def test_groups_rebuild_when_the_latest_holdings_land_despite_unloaded_history():
-    import dagster as dg
-
-    from quant_assets.calendar import KST, trading_day_partitions
-    from quant_assets.resources.warehouse import Warehouse
-
-    defs = dg.Definitions(
-        assets=[groups.groups, dg.AssetSpec("etf_holdings", partitions_def=trading_day_partitions),
-                dg.AssetSpec("stock_list"), dg.AssetSpec("etf_list")],
-        resources={"warehouse": Warehouse(database_url="postgresql://unused")})
-    instance, state = dg.DagsterInstance.ephemeral(), {"cursor": None}
-
-    def requested(when: dt.datetime) -> int:
-        when = when.replace(tzinfo=KST)
-        with dg.partition_loading_context(effective_dt=when):
-            result = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=when,
-                                                       cursor=state["cursor"])
-        state["cursor"] = result.cursor
-        return result.get_num_requested(dg.AssetKey("groups"))
-
-    requested(dt.datetime(2026, 11, 20, 18, 0))
-    instance.report_runless_asset_event(dg.AssetMaterialization("etf_holdings", partition="2026-11-20"))
-    assert requested(dt.datetime(2026, 11, 20, 18, 40)) == 1     # only one day of holdings exists
-    instance.report_runless_asset_event(dg.AssetMaterialization("groups"))
-    assert requested(dt.datetime(2026, 11, 20, 18, 45)) == 0

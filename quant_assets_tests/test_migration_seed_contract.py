@@ -183,7 +183,9 @@ SAME_ROWS = [
     ("source_circuit", "SELECT * FROM source_circuit", "SELECT * FROM source_circuit"),
     ("definition_groups",
      "SELECT group_id, group_type, name, description, source, 'DEFAULT', as_of_date FROM definition_groups",
-     "SELECT id, type, name, description, source, environment, as_of_date FROM definition_groups"),
+     # sql/011 moved source and as_of_date into metadata (seed 003 has neither column)
+     "SELECT id, type, name, description, metadata->>'source', environment, (metadata->>'as_of_date')::date "
+     "FROM definition_groups"),
     ("group_memberships", "SELECT group_id, ticker, round(weight_pct / 100, 4) FROM group_memberships",
      "SELECT group_id, symbol, weight FROM group_memberships WHERE region = 'KR'"),
     ("strategies", "SELECT id, name, description, parameters FROM strategies",

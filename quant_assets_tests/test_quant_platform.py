@@ -71,6 +71,13 @@ def windows() -> list:
     ]
 
 
+def exact(wh, sql: str, params=None) -> pd.DataFrame:
+    """Rows with NUMERIC values as stored (Decimal); Warehouse.read_frame hands back floats."""
+    with psycopg.connect(wh.url()) as conn:
+        cur = conn.execute(sql, params)
+        return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+
+
 def count(wh, table: str) -> int:
     return int(wh.read_frame(f"SELECT count(*) AS n FROM {table}")["n"].iloc[0])
 
@@ -147,8 +154,8 @@ def test_seed_backtest_query_by_strategy_name(wh):
 def test_total_value_is_the_seed_formula_on_buy_and_sell(wh):
     qp.record_strategy(wh, "s", None, {})
     bid = qp.record_backtest(wh, "s", result(), trades())
-    tx = wh.read_frame("SELECT transaction_type, shares, price, commission, slippage, tax, total_value, cash_flow "
-                       "FROM portfolio_transactions WHERE backtest_id = %s ORDER BY date", (bid,))
+    tx = exact(wh, "SELECT transaction_type, shares, price, commission, slippage, tax, total_value, cash_flow "
+                   "FROM portfolio_transactions WHERE backtest_id = %s ORDER BY date", (bid,))
     # seed 001: total_value = shares × price + commission + slippage, on a SELL too.
     assert tx["total_value"].tolist() == [Decimal("7701540"), Decimal("8001600")]
     for row in tx.itertuples():
