@@ -125,6 +125,37 @@ def test_threads_of_one_client_renew_the_session_once(rsim, make_krx):
     assert logins(rsim, n0) == 1
 
 
+WORKER = """
+import sys
+from quant_assets.resources import InMemoryCircuitBreaker, KRXClient, PostgresSessionStore
+url, krx_url, user, pw, n = sys.argv[1:6]
+c = KRXClient(base_url=krx_url, krx_id=user, krx_pw=pw, requests_per_second=500, backoff_seconds=0.01)
+c = c.with_breaker(InMemoryCircuitBreaker()).with_session_store(PostgresSessionStore(url))
+for _ in range(int(n)):
+    c.index_history("2024-01-02", "2024-01-05")
+c.close()
+"""
+
+
+def test_two_real_processes_make_one_login(rsim, database_url):
+    """Two OS processes on one account: today they kicked each other (281 login POSTs for 440
+    calls measured at 220 calls each); now one login, every call answered, one logout."""
+    import subprocess
+    import sys
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM source_sessions; DELETE FROM source_session_holders")
+    n0 = len(rsim.request_log)
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, database_url, rsim.krx_url, KRX_USER, KRX_SECRET_PW,
+                               "40"], stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err[-2000:]
+    assert logins(rsim, n0) == 1
+    assert len(log_entries(rsim, n0, "MDCSTAT00301")) == 80  # no LOGOUT round trips
+    assert len(log_entries(rsim, n0, "MDCCOMS001D2")) == 1 and rsim.krx.live == {}
+
+
 def test_next_run_logs_in_cleanly_after_close(rsim, make_krx):
     first = make_krx()
     first.etf_master()
