@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from quant_assets.legacy import market, reference, trading, writer
+from quant_assets.legacy import market, reference, trading, values, writer
 from quant_assets.legacy.report import NO_REGION, SPOCK_COLLISION_NOTE, Counts, ImportReport, TableReport
 from quant_assets.legacy.source import LegacyImportError, LegacySource, Resolver
 from quant_assets.legacy.spec import Ctx, Spec
@@ -75,7 +75,7 @@ class _Budget:
 def _stream(src: LegacySource, spec: Spec, last_key: list | None, batch_rows: int) -> Iterator[pd.DataFrame]:
     """Source rows after `last_key` in key order, in chunks of whole key groups."""
     cols = src.columns(spec.source)
-    stamp = f'spock_stamp("{spec.stamp}")' if spec.stamp and spec.stamp in cols else "''"
+    stamp = f'"{spec.stamp}"' if spec.stamp and spec.stamp in cols else "NULL"    # parsed only where keys repeat
     if spec.sql_key is None:
         cur = src.conn.execute(f'SELECT rowid AS _rowid, {stamp} AS _stamp, * FROM "{spec.source}" ORDER BY rowid')
         frame = pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
@@ -87,7 +87,7 @@ def _stream(src: LegacySource, spec: Spec, last_key: list | None, batch_rows: in
     where = f"WHERE ({', '.join(keys)}) > ({', '.join('?' * len(keys))})" if last_key else ""
     cur = src.conn.execute(
         f'SELECT * FROM (SELECT {inner}, {stamp} AS _stamp, rowid AS _rowid, * FROM "{spec.source}") {where} '
-        f"ORDER BY {', '.join(keys)}, _stamp, _rowid", last_key or [])
+        f"ORDER BY {', '.join(keys)}, _rowid", last_key or [])
     names = [d[0] for d in cur.description]
     width = len(keys)
     carry: list[tuple] = []
@@ -136,7 +136,11 @@ def _process(spec: Spec, batch: pd.DataFrame, ctx: Ctx, types: dict, table: Tabl
         cols = [c for c in _EXAMPLE_COLUMNS if c in batch.columns]
         table.example(reason, batch.loc[idx[:5], cols].astype(object).where(lambda d: d.notna(), None)
                       .to_dict("records"))
-    good = f[ok].assign(_stamp=batch.loc[ok, "_stamp"], _rowid=batch.loc[ok, "_rowid"])
+    good = f[ok].assign(_stamp="", _rowid=batch.loc[ok, "_rowid"])
+    if spec.key:
+        # Only re-fetches compete: their Spock timestamps (two styles) are compared in UTC.
+        multi = good.duplicated(spec.key, keep=False)
+        good.loc[multi, "_stamp"] = batch.loc[multi[multi].index, "_stamp"].map(values.stamp_key)
     order = (["_pref"] if "_pref" in good.columns else []) + ["_stamp", "_rowid"]
     good = good.sort_values(order, kind="stable")
     if spec.key:

@@ -103,7 +103,6 @@ class LegacySource:
         if "tickers" not in self.tables or not {"ticker", "region"} <= set(self.columns("tickers")):
             self.conn.close()
             raise LegacyImportError(f"{self.path} is not a Spock database: it has no tickers(ticker, region) table")
-        self.conn.create_function("spock_stamp", 1, values.stamp_key, deterministic=True)
         self.conn.create_function("spock_date", 1, lambda v: values.to_date(v) or "", deterministic=True)
         self.conn.create_function("spock_tf", 1, lambda v: values.timeframe(v) or "", deterministic=True)
         self.conn.create_function("spock_period", 1, lambda v: values.period_type(v) or "", deterministic=True)

@@ -1,7 +1,7 @@
 """How one Spock table is mapped: the `Spec` every per-table mapper returns, and its helpers.
 
 A mapper's `prepare(frame, ctx)` gets a batch of source rows (all their columns, plus `_rowid`,
-`_stamp` = created/updated time in UTC text, and the SQL-computed key columns `_k0`, `_k1`, ...)
+`_stamp` = the raw created/updated text, and the SQL-computed key columns `_k0`, `_k1`, ...)
 and returns the rows in the target's columns, with
     _region   the region the row belongs to (reporting and the archive), None for none;
     _reason   why the row is rejected, None when it is valid;
