@@ -11,6 +11,7 @@ import dagster as dg
 
 from quant_assets import automation, checks, legacy_import
 from quant_assets.assets import aggregates, etf, factors, fundamentals, groups, prices, ranges, reference
+from quant_assets.assets import statements
 from quant_assets.assets import technical
 from quant_assets.resources.breaker import PostgresCircuitBreaker
 from quant_assets.resources.http import set_default_breaker
@@ -47,15 +48,16 @@ def resources() -> dict:
 ASSETS = [
     reference.etf_list, reference.stock_list, prices.daily_prices,
     *fundamentals.ASSETS, *etf.ASSETS, *ranges.ASSETS, *factors.ASSETS, *aggregates.ASSETS, *groups.ASSETS,
+    *statements.ASSETS,
     *technical.ASSETS,
 ]
 
 defs = dg.Definitions(
     assets=ASSETS,
     asset_checks=[*checks.CHECKS, *ranges.CHECKS, *factors.CHECKS, *aggregates.CHECKS, *fundamentals.CHECKS],
-    jobs=[legacy_import.legacy_import_job],
+    jobs=[legacy_import.legacy_import_job, *statements.JOBS],
     sensors=automation.SENSORS,
-    schedules=automation.SCHEDULES,
+    schedules=[*automation.SCHEDULES, *statements.SCHEDULES],
     resources=resources(),
     # Steps of a run execute one after another in the run's own process. Our steps wait on a
     # source or on PostgreSQL, not on CPU, and the multiprocess default spends ~10 s starting a

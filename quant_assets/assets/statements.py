@@ -1,0 +1,163 @@
+"""Financial statements: KIS balance sheet, income statement and ratios -> `ticker_fundamentals`
+rows with period_type ANNUAL / QUARTERLY (date = fiscal period end), data_source 'KIS'.
+
+Budget. KIS charges one request per stock per endpoint and period type: 3 endpoints x (annual,
+quarterly) = 6 requests per stock, whatever the partition range, because one answer carries
+every period KIS keeps for that stock. So partitions are calendar quarters of *period end*
+(partition 2025-10-01 holds the periods ending 2025-10-01..12-31: FY2025 and its Q4), and a
+backfill of any length is one ranged run (BackfillPolicy.single_run) that fetches once. A
+refresh costs 6 x N requests (N ~ 2,700 listed KOSPI+KOSDAQ stocks -> ~16,200 requests,
+~14 min at the client's 19 req/s, pool "kis"); the weekly schedule refreshes the two latest
+completed quarters (quarterly reports are due 45 days after the quarter, annual reports 90 days
+after the year end, so two quarters cover every filing lag): 52 x 16,200 ~ 842,000 requests a year.
+
+Writes are upserts of the fetched periods inside the run's window, in one transaction with the
+partition_status rows of every partition in the range: a re-run gives the same rows, a
+restatement overwrites its period, and a period KIS stops returning (older than its history
+window) is kept rather than deleted.
+"""
+
+import datetime as dt
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import dagster as dg
+import pandas as pd
+
+from quant_assets.calendar import TIMEZONE
+from quant_assets.resources import kis_finance as KF
+from quant_assets.resources.kis import KISClient
+from quant_assets.resources.warehouse import Warehouse, copy_frame, lock_partition
+from quant_assets.schemas.statements import FinancialStatementsSchema
+from quant_assets.schemas.validation import validate
+
+ASSET = "financial_statements"
+TABLE = "ticker_fundamentals"
+KEY = ["ticker", "region", "period_type", "date"]
+SOURCE = "KIS FHKST66430100/66430200/66430300 (annual + quarterly)"
+REQUESTS_PER_STOCK = 2 * len(KF.ENDPOINTS)
+WORKERS = 4  # enough in flight for the shared limiter, not the latency, to set the pace
+
+statement_quarters = dg.TimeWindowPartitionsDefinition(
+    cron_schedule="0 0 1 1,4,7,10 *", start="2018-01-01", fmt="%Y-%m-%d", timezone=TIMEZONE,
+)
+
+
+def stocks_for(warehouse: Warehouse, start: dt.date) -> list[str]:
+    """KR stocks listed at some point of the window: listed now, or delisted on/after its start."""
+    frame = warehouse.read_frame(
+        "SELECT ticker FROM tickers WHERE region = 'KR' AND asset_type = 'STOCK' "
+        "AND (is_active OR delisting_date >= %s) ORDER BY ticker", (start,))
+    return list(frame["ticker"])
+
+
+def fetch_rows(kis: KISClient, tickers: list[str], workers: int = WORKERS) -> tuple[pd.DataFrame, dict]:
+    """Statement rows of every ticker (6 requests each). Any source or payload error propagates:
+    nothing is written for a partially fetched universe."""
+    def one(code: str) -> tuple[pd.DataFrame, dict]:
+        got = kis.statements(code)
+        return KF.statement_rows(code, got[KF.ANNUAL], got[KF.QUARTERLY])
+
+    # The first stock alone: if the cached token is refused (EGW00121/123), one request renews it
+    # instead of every worker racing to (KIS issues one token per minute; the losers would wait 61 s).
+    results = [one(tickers[0])] if tickers else []
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kis-statements") as pool:
+        results += list(pool.map(one, tickers[1:]))
+    stats = {k: sum(s[k] for _, s in results) for k in ("periods_not_in_all_endpoints", "quarters_without_predecessor")}
+    frames = [f for f, _ in results if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=KF.COLUMNS), stats
+    return pd.concat(frames, ignore_index=True), stats
+
+
+def write(warehouse: Warehouse, frame: pd.DataFrame, partitions: list[dt.date], start: dt.date,
+          end: dt.date) -> None:
+    """Upsert `frame` (rows dated in [start, end)) and mark every partition loaded, atomically."""
+    if len(frame):
+        warehouse.ensure_month_partitions(TABLE, pd.to_datetime(frame["date"]).dt.date.unique())
+    cols = list(frame.columns)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c not in KEY)
+    counts = pd.to_datetime(frame["date"]).dt.date.map(
+        lambda d: max(p for p in partitions if p <= d)).value_counts() if len(frame) else pd.Series(dtype=int)
+    with warehouse.connect() as conn, conn.transaction():
+        lock_partition(conn, TABLE, (ASSET, "KR", start, end))
+        if len(frame):
+            conn.execute(f"CREATE TEMP TABLE _statements (LIKE {TABLE} INCLUDING DEFAULTS) ON COMMIT DROP")
+            copy_frame(conn, "_statements", frame)
+            conn.execute(
+                f"INSERT INTO {TABLE} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _statements "
+                f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {updates}")
+        for p in partitions:
+            conn.execute(
+                """INSERT INTO partition_status (asset, region, partition_date, status, row_count, source, updated_at)
+                   VALUES (%s, 'KR', %s, 'loaded', %s, %s, now())
+                   ON CONFLICT (asset, region, partition_date) DO UPDATE SET status = EXCLUDED.status,
+                       row_count = EXCLUDED.row_count, reason = NULL, source = EXCLUDED.source, updated_at = now()""",
+                (ASSET, p, int(counts.get(p, 0)), SOURCE))
+
+
+@dg.asset(
+    name=ASSET, kinds={"postgres", "pandas"}, group_name="fundamentals", pool="kis",
+    partitions_def=statement_quarters, backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[dg.AssetKey("stock_list")],
+    metadata={"dagster/table_name": f"quant.public.{TABLE}"},
+    description="KIS financial statements per KR stock as `ticker_fundamentals` rows, period_type ANNUAL / "
+                "QUARTERLY, date = fiscal period end: revenue, cogs, gross/operating profit, net income, "
+                "total assets/liabilities/equity, current assets/liabilities (KRW; KIS sends 억원), roe and "
+                "debt_ratio (%), eps, bps (KRW/share). QUARTERLY flows are the quarter's own (KIS reports them "
+                "year-to-date). Partition = calendar quarter of the period end. Cost: 6 requests per stock per "
+                "run whatever the range (~16,200 requests, ~14 min at 19 req/s for ~2,700 stocks); refreshed "
+                "weekly (Saturday 06:00 KST) for the last two completed quarters, ~842,000 requests a year.",
+)
+def financial_statements(context: dg.AssetExecutionContext, kis: KISClient, warehouse: Warehouse):
+    window = context.partition_time_window
+    start, end = window.start.date(), window.end.date()
+    partitions = [dt.date.fromisoformat(k) for k in context.partition_keys]
+    tickers = stocks_for(warehouse, start)
+    if not tickers:
+        raise dg.Failure("financial_statements: no KR stocks in `tickers` (materialize stock_list first); "
+                         "nothing written")
+    t0 = time.perf_counter()
+    rows, stats = fetch_rows(kis, tickers)
+    seconds = time.perf_counter() - t0
+    day = pd.to_datetime(rows["date"]).dt.date if len(rows) else pd.Series(dtype=object)
+    rows = rows[(day >= start) & (day < end)].reset_index(drop=True) if len(rows) else rows
+    label = start.isoformat() if len(partitions) == 1 else f"{partitions[0]}..{partitions[-1]}"
+    frame = validate(FinancialStatementsSchema, rows, dataset=TABLE, date=None)
+    write(warehouse, frame, partitions, start, end)
+    context.log.info(f"{len(frame)} statement rows for {frame['ticker'].nunique() if len(frame) else 0} of "
+                     f"{len(tickers)} stocks ({label}); {len(tickers) * REQUESTS_PER_STOCK} KIS requests in "
+                     f"{seconds:.1f}s")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(frame),
+        "stocks": len(tickers),
+        "kis_requests": len(tickers) * REQUESTS_PER_STOCK,
+        "ms_per_stock": round(1000 * seconds / len(tickers), 1),
+        "annual_rows": int((frame["period_type"] == "ANNUAL").sum()) if len(frame) else 0,
+        "quarterly_rows": int((frame["period_type"] == "QUARTERLY").sum()) if len(frame) else 0,
+        **stats,
+        "source": SOURCE,
+    })
+
+
+refresh_job = dg.define_asset_job("financial_statements_refresh", selection=[financial_statements])
+
+
+def latest_completed(now: dt.datetime, count: int = 2) -> list[str]:
+    """Keys of the `count` newest quarters that have ended by `now` (KST), oldest first."""
+    keys = statement_quarters.get_partition_keys(current_time=now)
+    return keys[-count:]
+
+
+@dg.schedule(job=refresh_job, cron_schedule="0 6 * * 6", execution_timezone=TIMEZONE,
+             description="Saturday 06:00 KST: one ranged run over the two latest completed quarters "
+                         "(6 KIS requests per stock).")
+def financial_statements_weekly(context: dg.ScheduleEvaluationContext):
+    keys = latest_completed(context.scheduled_execution_time)
+    return dg.RunRequest(run_key=f"statements-{context.scheduled_execution_time:%Y%m%d}", tags={
+        "dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]})
+
+
+ASSETS = [financial_statements]
+JOBS = [refresh_job]
+SCHEDULES = [financial_statements_weekly]
