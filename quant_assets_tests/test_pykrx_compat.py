@@ -135,3 +135,60 @@ def test_etn_and_elw_masters_feed_pykrx_ticker_map(stock, sim):
     assert len(codes) == len(etn) + len(elw)
     assert not codes & (set(sim.market.code_to_i) | set(sim.market.etfs.code_to_e))  # no stock/ETF code reused
     assert (pd.to_datetime(elw["EXP_DD"]) > pd.Timestamp.now().normalize()).all()  # live warrants only
+
+
+def test_index_tickers_ohlcv_and_constituents(stock, krx, sim):
+    kospi = stock.get_index_ticker_list(DAY, market="KOSPI")
+    assert {"1001", "1028"} <= set(kospi) and stock.get_index_ticker_name("1001") == "코스피"
+    assert "2001" in stock.get_index_ticker_list(DAY, market="KOSDAQ")
+
+    ours = krx.index_history(START, END)  # KOSPI, MDCSTAT00301 through our parser
+    theirs = stock.get_index_ohlcv(START, END, "1001")
+    assert len(theirs) >= 15 and _dates(theirs.index) == list(ours["date"])
+    for k, c in {"시가": "open", "고가": "high", "저가": "low", "종가": "close"}.items():
+        np.testing.assert_allclose(theirs[k].to_numpy(float), ours[c].to_numpy(float), atol=1e-6, err_msg=k)
+    np.testing.assert_array_equal(theirs["거래대금"].to_numpy(np.int64), ours["value"].to_numpy(np.int64))
+
+    board = stock.get_index_ohlcv(DAY, market="KOSPI")  # MDCSTAT00101, every KOSPI index that day
+    assert board.at["코스피", "종가"] == pytest.approx(float(ours.set_index("date").at[dt.date(2024, 1, 5), "close"]))
+
+    members = stock.get_index_portfolio_deposit_file("1028", DAY)  # 코스피 200 constituents
+    m = sim.market
+    live, _ = m.index_members(m.index_by_code[("1", "028")], m.t_of[dt.date(2024, 1, 5)])
+    assert len(members) > 5 and sorted(members) == sorted(m.stocks.code[i] for i in live)
+
+
+def test_fundamental_history_matches_daily_snapshots(stock, krx):
+    theirs = stock.get_market_fundamental("20240102", "20240110", "005930")
+    days = _dates(theirs.index)
+    assert len(days) >= 5
+    for d, row in zip(days, theirs.itertuples(index=False), strict=True):
+        o = krx.stock_fundamentals(d.strftime("%Y%m%d")).set_index("ticker").loc["005930"]
+        got = {"eps": row.EPS, "bps": row.BPS, "dps": row.DPS, "per": row.PER, "pbr": row.PBR, "div": row.DIV}
+        want = {"eps": o.eps, "bps": o.bps, "dps": o.dps, "per": o.per, "pbr": o.pbr, "div": o.dividend_yield}
+        assert got == pytest.approx(want, abs=1e-6), d
+
+
+def test_period_price_change_of_stocks_and_etfs(stock, krx):
+    """Base price = close before the period, close = last day, volume/value summed over the days."""
+    first, last = "20240103", "20240110"
+    days = [d.strftime("%Y%m%d") for d in pd.bdate_range(first, last)]
+    prev = krx.stock_daily("20240102").set_index("ticker")
+    snaps = [krx.stock_daily(d).set_index("ticker") for d in days]
+    theirs = stock.get_market_price_change(first, last, market="ALL")
+    same_shares = prev.index[prev["listed_shares"] == snaps[-1].reindex(prev.index)["listed_shares"]]
+    t = theirs.loc[theirs.index.intersection(same_shares)]
+    assert len(t) > 20
+    np.testing.assert_array_equal(t["시가"].to_numpy(np.int64), prev.loc[t.index, "close"].to_numpy(np.int64))
+    np.testing.assert_array_equal(t["종가"].to_numpy(np.int64), snaps[-1].loc[t.index, "close"].to_numpy(np.int64))
+    volume = sum(s.loc[t.index, "volume"].to_numpy(np.int64) for s in snaps)
+    np.testing.assert_array_equal(t["거래량"].to_numpy(np.int64), volume)
+
+    eprev = krx.etf_daily("20240102").set_index("ticker")
+    esnaps = [krx.etf_daily(d).set_index("ticker") for d in days]
+    etfs = stock.get_etf_price_change_by_ticker(first, last)
+    assert len(etfs) > 5
+    np.testing.assert_array_equal(etfs["시가"].to_numpy(np.int64), eprev.loc[etfs.index, "close"].to_numpy(np.int64))
+    np.testing.assert_array_equal(etfs["종가"].to_numpy(np.int64), esnaps[-1].loc[etfs.index, "close"].to_numpy(np.int64))
+    np.testing.assert_array_equal(etfs["거래대금"].to_numpy(np.int64),
+                                  sum(s.loc[etfs.index, "value"].to_numpy(np.int64) for s in esnaps))

@@ -36,6 +36,7 @@ Leveraged/inverse ETFs report their base index (OBJ_STKPRC_IDX) with TRACE_YD_MU
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 import threading
 import time
@@ -43,7 +44,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from . import fmt
+from . import fmt, krx_pykrx
 from .etn_elw import EtnElwBook
 from .faults import FaultInjector, RequestInfo, corrupt_rows
 from .fmt import DASH, cf, ci, kdate
@@ -109,6 +110,7 @@ class KrxService:
             "finder_stkisu": self.finder_stk, "finder_listdelisu": self.finder_delisted,
             "finder_secuprodisu": self.finder_secuprod,
             "MDCSTAT06701": self.etn_master, "MDCSTAT08501": self.elw_master,
+            **{bld: functools.partial(fn, self) for bld, fn in krx_pykrx.HANDLERS.items()},
         }
         self.etn_elw = EtnElwBook(market)
 
