@@ -228,7 +228,7 @@ def copy_without_indexes(url: str, table: str, columns: Sequence[str], batch: tu
     """The first batch again into an index-less twin of `table`: how much of COPY is index upkeep."""
     n, text = batch
     with psycopg.connect(url) as conn:
-        conn.execute(f"CREATE TABLE _bench_noidx (LIKE {table})")
+        conn.execute(f"CREATE TABLE _bench_noidx (LIKE {table} INCLUDING DEFAULTS)")
         conn.commit()
         try:
             t = perf()
@@ -483,9 +483,9 @@ def bench_ohlcv(url: str, krx, dates: Sequence[dt.date]) -> dict:
 
 
 # -- 3. holdings -------------------------------------------------------------------------------
-HOLDINGS_COLUMNS = ("etf_ticker", "constituent_code", "constituent_isin", "constituent_name", "constituent_type",
-                    "market_id", "shares_per_cu", "market_value", "weight_pct", "krx_weight_pct", "rank",
-                    "as_of_date")
+HOLDINGS_COLUMNS = ("etf_ticker", "stock_ticker", "constituent_isin", "constituent_name", "constituent_type",
+                    "market_id", "shares", "market_value", "weight", "krx_weight_pct", "rank_in_etf",
+                    "as_of_date", "region")
 CASH_CODE = "KRD010010001"
 
 
@@ -534,7 +534,7 @@ class Holdings:
             date = [self.days[t].isoformat()] * self.lines_per_day
             parts.append(csv_lines([self.prefix, shares, fmt_int(v["market_value"]),
                                     fmt_float(v["weight_pct"], 4), fmt_float(v["weight_pct"], 2),
-                                    fmt_int(v["rank"]), date]))
+                                    fmt_int(v["rank"]), date, ["KR"] * self.lines_per_day]))
         return (t1 - t0) * self.lines_per_day, "".join(parts)
 
 
@@ -592,19 +592,18 @@ def make_holdings(n_etfs: int, mean_lines: int, days: list[dt.date], n_stocks: i
 
 HOLDINGS_QUERIES = {
     "a_etf_holdings_on_day": (
-        """SELECT constituent_code, constituent_name, constituent_type, shares_per_cu, market_value, weight_pct,
-                  rank
-           FROM etf_holdings WHERE etf_ticker = %s AND as_of_date = %s ORDER BY rank""",
+        """SELECT stock_ticker, constituent_name, constituent_type, shares, market_value, weight, rank_in_etf
+           FROM etf_holdings WHERE etf_ticker = %s AND region = 'KR' AND as_of_date = %s ORDER BY rank_in_etf""",
         "etf_holdings_pkey"),
     "b_stock_holders_on_day": (
-        """SELECT etf_ticker, weight_pct, market_value, shares_per_cu, rank
-           FROM etf_holdings WHERE constituent_code = %s AND as_of_date = %s ORDER BY weight_pct DESC""",
-        "etf_holdings_constituent_idx"),
+        """SELECT etf_ticker, weight, market_value, shares, rank_in_etf
+           FROM etf_holdings WHERE stock_ticker = %s AND as_of_date = %s ORDER BY weight DESC""",
+        "idx_holdings_stock_date_weight"),
     "c_stock_holders_over_window": (
-        """SELECT as_of_date, etf_ticker, weight_pct
-           FROM etf_holdings WHERE constituent_code = %s AND as_of_date BETWEEN %s AND %s
-           ORDER BY as_of_date, weight_pct DESC""",
-        "etf_holdings_constituent_idx"),
+        """SELECT as_of_date, etf_ticker, weight
+           FROM etf_holdings WHERE stock_ticker = %s AND as_of_date BETWEEN %s AND %s
+           ORDER BY as_of_date, weight DESC""",
+        "idx_holdings_stock_date_weight"),
 }
 
 
@@ -630,8 +629,8 @@ def bench_holdings(url: str, scale: Scale, seed: int = 7) -> dict:
     with psycopg.connect(url, autocommit=True) as conn:
         maintenance = settle(conn, "etf_holdings")
         count = conn.execute("SELECT count(*) FROM etf_holdings").fetchone()[0]
-        sizes = relation_sizes(conn, "etf_holdings", ["etf_holdings_pkey", "etf_holdings_constituent_idx",
-                                                     "etf_holdings_date_idx"])
+        sizes = relation_sizes(conn, "etf_holdings", ["etf_holdings_pkey", "idx_holdings_stock_date_weight",
+                                                     "idx_holdings_date"])
         index_map = parent_indexes(conn)
         held = np.unique(h.line_const[(h.line_const >= 0) & (h.line_const < len(h.stocks))])
         holders_hot = h.holders(0)
@@ -677,7 +676,7 @@ def bench_holdings(url: str, scale: Scale, seed: int = 7) -> dict:
 
 # -- 4. aggregates -----------------------------------------------------------------------------
 OHLCV_COLUMNS = ("ticker", "asset_type", "open", "high", "low", "close", "change", "change_pct", "volume",
-                 "value", "market_cap", "listed_shares", "date")
+                 "value", "market_cap", "listed_shares", "date", "region")
 
 
 def ohlcv_batches(days: list[dt.date], n_stocks: int, n_etfs: int, seed: int) -> Iterator[tuple[int, str]]:
@@ -711,14 +710,14 @@ def ohlcv_batches(days: list[dt.date], n_stocks: int, n_etfs: int, seed: int) ->
             parts.append(csv_lines([
                 prefix, fmt_int(op, idle), fmt_int(hi, idle), fmt_int(lo, idle), fmt_int(close), fmt_int(change),
                 fmt_float(change / prev * 100, 2), fmt_int(vol), fmt_int(vol * close), fmt_int(close * shares),
-                shares_s, [d.isoformat()] * n,
+                shares_s, [d.isoformat()] * n, ["KR"] * n,
             ]))
         yield (j - i) * n, "".join(parts)
         i = j
 
 
 def bench_aggregates(url: str, scale: Scale, seed: int = 11) -> dict:
-    from quant_assets.assets.aggregates import BUCKET_INSERT, refresh_bucket
+    from quant_assets.assets.aggregates import BUCKET_COLUMN, bucket_insert, refresh_bucket
     from quant_assets.calendar import trading_days
     from quant_assets.resources.warehouse import Warehouse, next_month
 
@@ -773,9 +772,9 @@ def bench_aggregates(url: str, scale: Scale, seed: int = 11) -> dict:
         for label, table, (s, e) in (("month", "ohlcv_monthly", (months[-1], next_month(months[-1]))),
                                      ("year", "ohlcv_yearly", (y0, y1))):
             with conn.transaction(force_rollback=True):
-                conn.execute(f"DELETE FROM {table} WHERE period_start = %s", (s,))
-                cur = conn.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + BUCKET_INSERT.format(table=table),
-                                   {"start": s, "end": e})
+                conn.execute(f"DELETE FROM {table} WHERE region = 'KR' AND {BUCKET_COLUMN[table]} = %s", (s,))
+                cur = conn.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + bucket_insert(table),
+                                   {"start": s, "end": e, "region": "KR"})
                 doc = cur.fetchone()[0][0]
             nodes = list(_walk(doc["Plan"]))
             plans[label] = {
