@@ -130,7 +130,11 @@ CREATE TABLE backtest_results (id INTEGER PRIMARY KEY AUTOINCREMENT, config_hash
     end_date TEXT, total_return REAL, sharpe_ratio REAL, created_at TEXT, UNIQUE(config_hash, start_date, end_date));
 CREATE TABLE balance_sheet (id INTEGER PRIMARY KEY AUTOINCREMENT, ticker TEXT NOT NULL, fiscal_date TEXT NOT NULL,
     period_type TEXT NOT NULL, report_type TEXT NOT NULL, total_assets BIGINT, total_equity BIGINT,
-    created_at TEXT NOT NULL, data_source TEXT, UNIQUE(ticker, fiscal_date, period_type, report_type));
+    retained_earnings BIGINT, created_at TEXT NOT NULL, data_source TEXT,
+    UNIQUE(ticker, fiscal_date, period_type, report_type));
+CREATE TABLE income_statement (id INTEGER PRIMARY KEY AUTOINCREMENT, ticker TEXT NOT NULL, fiscal_date TEXT NOT NULL,
+    period_type TEXT NOT NULL, report_type TEXT NOT NULL, revenue BIGINT, operating_income BIGINT, net_income BIGINT,
+    eps REAL, created_at TEXT NOT NULL, data_source TEXT, UNIQUE(ticker, fiscal_date, period_type, report_type));
 """
 
 # (Spock symbol, region, canonical, exchange, asset_type, lot)
@@ -349,9 +353,18 @@ def build_spock_a(path) -> Truth:
     insert(db, "backtest_results", dict(config_hash="abc", start_date="2024-01-02", end_date="2025-10-17",
                                         total_return=0.12, sharpe_ratio=1.1, created_at=OLD))
     truth.row("backtest_results", None)
+    # Phase-2 statements -> ticker_fundamentals statement rows (a period's statements meet in one row)
     insert(db, "balance_sheet", dict(ticker="005930", fiscal_date="2024-12-31", period_type="ANNUAL",
                                      report_type="CONSOLIDATED", total_assets=5e14, created_at=OLD))
-    truth.row("balance_sheet", "KR")
+    truth.row("balance_sheet", "KR", "ok", "ticker_fundamentals", ("005930", "KR", "ANNUAL", "2024-12-31"))
+    for report_type, income, outcome in (("CONSOLIDATED", 3.4e13, "ok"), ("SEPARATE", 2.0e13, "collapsed")):
+        insert(db, "income_statement", dict(ticker="005930", fiscal_date="2024-12-31", period_type="ANNUAL",
+                                            report_type=report_type, net_income=income, eps=5000.5,
+                                            created_at=NEW if report_type == "SEPARATE" else OLD))
+        truth.row("income_statement", "KR", outcome, "ticker_fundamentals", ("005930", "KR", "ANNUAL", "2024-12-31"))
+    insert(db, "income_statement", dict(ticker="005930", fiscal_date="2023-12-31", period_type="ANNUAL",
+                                        report_type="CONSOLIDATED", net_income=1.5e13, created_at=OLD))
+    truth.row("income_statement", "KR", "ok", "ticker_fundamentals", ("005930", "KR", "ANNUAL", "2023-12-31"))
     db.commit()
     db.close()
     return truth
@@ -461,8 +474,7 @@ def assert_warehouse_matches(wh, truth: Truth, checksum: str) -> None:
                              "GROUP BY 1", (checksum,))
     want = {t: sum(sum(c.values()) - c["ok"] for (tt, _), c in truth.outcomes.items() if tt == t)
             for t, _ in truth.outcomes}
-    archived_tables = {"migration_history", "kelly_sizing", "filter_cache_stage0", "kis_api_logs", "backtest_results",
-                       "balance_sheet"}
+    archived_tables = {"migration_history", "kelly_sizing", "filter_cache_stage0", "kis_api_logs", "backtest_results"}
     for t in archived_tables & set(want):
         want[t] = sum(sum(c.values()) for (tt, _), c in truth.outcomes.items() if tt == t)
     assert dict(zip(archived["table_name"], archived["n"].astype(int), strict=True)) == {
@@ -538,6 +550,12 @@ def test_imported_values(warehouse, spock_a):
     assert {tuple(r) for r in fund[["ticker", "date", "period_type"]].itertuples(index=False)} >= {
         ("005930", "2023-12-31", "ANNUAL"), ("005930", "2024-06-30", "SEMI-ANNUAL"), ("0005", "2025-10-17", "DAILY")}
     assert fund.set_index(["ticker", "date"]).loc[("005930", "2024-06-30"), "fiscal_quarter"] == 2
+    annual = q("SELECT date::text AS d, total_assets, net_income, revenue, eps, fiscal_year FROM ticker_fundamentals "
+               "WHERE ticker = '005930' AND period_type = 'ANNUAL'").set_index("d")
+    assert annual.loc["2024-12-31", "total_assets"] == 5e14 and annual.loc["2024-12-31", "net_income"] == 3.4e13
+    assert float(annual.loc["2024-12-31", "eps"]) == 5000.5 and annual.loc["2024-12-31", "fiscal_year"] == 2024
+    # the DART row from ticker_fundamentals kept its revenue and gained the income statement's net income
+    assert annual.loc["2023-12-31", "revenue"] == 3e14 and annual.loc["2023-12-31", "net_income"] == 1.5e13
 
     fx = q("SELECT currency, rate_date::text AS d, rate, quoted_rate, quote_unit, quality FROM exchange_rate_history")
     fx = fx.set_index(["currency", "d"])

@@ -16,6 +16,7 @@ inserts and changes nothing. A dry run reads and validates everything and writes
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import time
@@ -45,6 +46,7 @@ MAPPED = {                         # Spock table -> spec factory, in import orde
     "etf_holdings": market.holdings_spec,
     "ohlcv_data": market.ohlcv_spec,
     "ticker_fundamentals": market.fundamentals_spec,
+    **{t: functools.partial(market.statement_spec, t) for t in market.STATEMENTS},   # Phase-2, if present
     "technical_analysis": trading.ta_spec,
     "trades": trading.trades_spec,
     "portfolio": trading.portfolio_spec,

@@ -118,6 +118,59 @@ def fundamentals_spec(cols: list[str]) -> Spec:
                 stamp="created_at" if "created_at" in cols else None)
 
 
+# -- Phase-2 statements: balance_sheet, income_statement, cash_flow_statement, financial_ratios ------
+# One ticker_fundamentals row per (ticker, region, period_type, fiscal_date): the statements of a
+# period meet in that row (each fills the columns it has); CONSOLIDATED wins over SEPARATE.
+STATEMENTS = {
+    "balance_sheet": {"total_assets": "total_assets", "current_assets": "current_assets",
+                      "cash_and_equivalents": "cash_and_equivalents", "accounts_receivable": "accounts_receivable",
+                      "inventories": "inventory", "total_liabilities": "total_liabilities",
+                      "current_liabilities": "current_liabilities", "total_equity": "total_equity"},
+    "income_statement": {"revenue": "revenue", "cost_of_revenue": "cogs", "gross_profit": "gross_profit",
+                         "operating_income": "operating_profit", "net_income": "net_income", "eps": "eps"},
+    "cash_flow_statement": {"operating_cash_flow": "operating_cash_flow", "capex": "capital_expenditure"},
+    "financial_ratios": {"roe": "roe"},
+}
+
+
+def statement_spec(table: str, cols: list[str]) -> Spec:
+    mapping = {s: t for s, t in STATEMENTS[table].items() if s in cols}
+    columns = ["ticker", "region", "date", "period_type", "fiscal_year", "fiscal_quarter", *mapping.values(),
+               "currency", "data_source"]
+    unmapped = sorted(set(cols) - set(mapping) - {"id", "ticker", "fiscal_date", "period_type", "report_type",
+                                                  "created_at", "data_source"})
+
+    def prepare(src: pd.DataFrame, ctx: Ctx) -> Prepared:
+        rows = Rows(src)
+        ticker, region = place(rows, "_k0", "_k1")
+        period, day = src["_k2"].fillna(""), src["_k3"].fillna("")
+        rows.reject("bad_period_type", (period == "") | (period == "DAILY"))
+        rows.reject("bad_date", day == "")
+        known_check(rows, ticker, region, rows.col("ticker"), ctx)
+        when = pd.to_datetime(day.where(day != ""), errors="coerce")
+        report = rows.text("report_type").str.upper()
+        rows.out["_pref"] = (report.fillna("CONSOLIDATED") == "CONSOLIDATED").astype(int)
+        out = pd.DataFrame({
+            "ticker": ticker, "region": region, "date": day, "period_type": period, "fiscal_year": when.dt.year,
+            "fiscal_quarter": ((when.dt.month - 1) // 3 + 1).where(period == "QUARTERLY"),
+            **{t: rows.num(s) for s, t in mapping.items()},
+            "currency": region.map(symbols.CURRENCY),
+            "data_source": rows.text("data_source").fillna(f"spock:{table}"),
+        }, index=src.index)
+        rows.out = pd.concat([rows.out, out], axis=1)
+        return rows.done()
+
+    reg = region_expr(cols)
+    return Spec(table, "ticker_fundamentals", columns, prepare,
+                lambda conn, f: writer.merge_fill(conn, "ticker_fundamentals", f,
+                                                  ["ticker", "region", "period_type", "date"], touch=False),
+                key=["ticker", "region", "period_type", "date"],
+                sql_key=[f"spock_symbol(ticker, {reg})", reg, "spock_period(period_type)", "spock_date(fiscal_date)"],
+                stamp="created_at",
+                note=f"columns with no ticker_fundamentals home, not imported: {', '.join(unmapped)}" if unmapped
+                else None)
+
+
 # -- etf_holdings -----------------------------------------------------------------------------------
 HOLDING_COLUMNS = ["etf_ticker", "region", "as_of_date", "stock_ticker", "constituent_name", "constituent_type",
                    "shares", "market_value", "weight", "rank_in_etf", "weight_change_from_prev", "data_source",

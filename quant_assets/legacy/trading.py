@@ -5,7 +5,7 @@ Spock's tickers place the symbol in another region, that region is used (flagged
 key; a trade equal in every recorded field to one already present is the same trade.
 
 Every other Spock table (kelly_*, gpt_analysis, filter_cache_*, kis_api_logs, migration_history,
-risk_limits, portfolio_templates, rebalancing_*, backtest_*, the Phase-2 statements, ...) has no
+risk_limits, portfolio_templates, rebalancing_*, backtest_*, ...) has no
 first-class home here and is archived row for row in `legacy_rows` (sql/012).
 """
 

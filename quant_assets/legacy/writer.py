@@ -93,8 +93,10 @@ def insert_new(conn: psycopg.Connection, table: str, frame: pd.DataFrame, key: l
                         f"ON CONFLICT {conflict} DO NOTHING").rowcount
 
 
-def merge_fill(conn: psycopg.Connection, table: str, frame: pd.DataFrame, key: list[str]) -> int:
-    """Insert new keys; on existing keys fill only NULL columns. Returns rows inserted."""
+def merge_fill(conn: psycopg.Connection, table: str, frame: pd.DataFrame, key: list[str], *,
+               touch: bool = True) -> int:
+    """Insert new keys; on existing keys fill only NULL columns (and `updated_at` when `touch`).
+    Returns rows inserted."""
     if frame.empty:
         return 0
     tmp, cols = stage(conn, table, frame), list(frame.columns)
@@ -103,11 +105,13 @@ def merge_fill(conn: psycopg.Connection, table: str, frame: pd.DataFrame, key: l
     if fill:
         sets = ", ".join(f"{q(c)} = COALESCE({table}.{q(c)}, EXCLUDED.{q(c)})" for c in fill)
         when = " OR ".join(f"({table}.{q(c)} IS NULL AND EXCLUDED.{q(c)} IS NOT NULL)" for c in fill)
-        action = f"DO UPDATE SET {sets}, updated_at = now() WHERE {when}"
-    rows = conn.execute(
-        f"INSERT INTO {table} ({', '.join(map(q, cols))}) SELECT {', '.join(map(q, cols))} FROM {tmp} "
-        f"ON CONFLICT ({', '.join(map(q, key))}) {action} RETURNING (xmax = 0)").fetchall()
-    return sum(1 for (ins,) in rows if ins)
+        action = f"DO UPDATE SET {sets}{', updated_at = now()' if touch else ''} WHERE {when}"
+    same = " AND ".join(f"t.{q(c)} = s.{q(c)}" for c in key)
+    new_keys = conn.execute(f"SELECT count(*) FROM {tmp} s WHERE NOT EXISTS (SELECT 1 FROM {table} t "
+                            f"WHERE {same})").fetchone()[0]   # (xmax = 0) is not available on partitions
+    conn.execute(f"INSERT INTO {table} ({', '.join(map(q, cols))}) SELECT {', '.join(map(q, cols))} FROM {tmp} "
+                 f"ON CONFLICT ({', '.join(map(q, key))}) {action}")
+    return new_keys
 
 
 def insert_absent(conn: psycopg.Connection, table: str, frame: pd.DataFrame, match: list[str]) -> int:
