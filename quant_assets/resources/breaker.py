@@ -4,13 +4,12 @@ When KRX serves its ban page, one run trips the breaker; every other run (and th
 daemon) then stops sending KRX requests until the cool-down ends, instead of each discovering the
 ban by sending more requests — which is what extends a ban. An outage (retries exhausted on 5xx,
 maintenance pages, timeouts) trips the same breaker with kind 'outage' for a few minutes, so a
-ranged run does not hammer a down source once per remaining day. Reads are cached for a few
-seconds so the check costs one query per burst, not one per request.
+ranged run does not hammer a down source once per remaining day. A closed breaker is cached for a
+few seconds so the check costs one query per burst, not one per request.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 
@@ -27,7 +26,7 @@ class PostgresCircuitBreaker:
         self._url = url
         self._migrated = False
         self._lock = threading.Lock()
-        self._cache: dict[str, tuple[float, BreakerState | None]] = {}
+        self._cache: dict[str, tuple[float, None]] = {}
 
     def _connect(self) -> psycopg.Connection:
         url = self._url or database.database_url()
@@ -38,18 +37,23 @@ class PostgresCircuitBreaker:
 
     def state(self, source: str) -> BreakerState | None:
         """The open state (until, reason, kind), or None when requests may be sent."""
+        # Only "closed" is cached (the hot path: one query per burst of requests). An open state is
+        # read every time — nothing is sent while it lasts anyway — so a reset by hand or from
+        # another process takes effect at once.
         with self._lock:
             cached = self._cache.get(source)
             if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
-                st = cached[1]
-                return st if st is None or st.until > dt.datetime.now(dt.UTC) else None
+                return None
         with self._connect() as conn:
             row = conn.execute(
                 "SELECT open_until, reason, kind FROM source_circuit WHERE source = %s AND open_until > now()",
                 (source,)).fetchone()
         st = BreakerState(*row) if row else None
         with self._lock:
-            self._cache[source] = (time.monotonic(), st)
+            if st is None:
+                self._cache[source] = (time.monotonic(), None)
+            else:
+                self._cache.pop(source, None)
         return st
 
     def check(self, source: str) -> None:
