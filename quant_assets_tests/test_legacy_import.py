@@ -695,3 +695,13 @@ def test_cli_refuses_a_file_that_is_not_a_spock_database(tmp_path, capsys, kind,
     err = capsys.readouterr().err
     assert code != 0
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err and str(path.name) in err
+
+
+def test_cli_imports_a_spock_file_and_prints_the_report(warehouse, spock_b, capsys):
+    path, truth = spock_b
+    assert cli.main(["import-legacy", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "complete" in out and "| ohlcv_data | ohlcv_data | VN | 21 | 19 |" in out
+    assert region_counts(warehouse, "ohlcv_data") == truth.target_counts("ohlcv_data")
+    assert cli.main(["import-legacy", str(path), "--dry-run"]) == 0
+    assert "DRY RUN" in capsys.readouterr().out

@@ -50,6 +50,8 @@ def prepare_ohlcv(src: pd.DataFrame, ctx: Ctx) -> Prepared:
     atr = rows.num("atr_14")
     spock_atr = rows.num("atr")
     rows.flag("atr_14_from_atr", atr.isna() & spock_atr.notna())
+    # ohlcv_data knows STOCK and ETF bars (KRX's two boards); ETN/REIT/PREFERRED bars are stock-board bars
+    rows.flag("bar_of_etn_reit_or_preferred_as_stock", kinds.notna() & ~kinds.isin(["STOCK", "ETF"]))
     out = pd.DataFrame({
         "ticker": ticker, "region": region, "date": day, "timeframe": tf,
         "asset_type": np.where(kinds == "ETF", "ETF", "STOCK"),

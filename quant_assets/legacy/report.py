@@ -121,6 +121,17 @@ class ImportReport:
             for region, c in sorted(t.regions.items()) or [(NO_REGION, Counts())]:
                 lines.append(f"| {name} | {t.target} | {region} | {c.read} | {c.imported} | {c.inserted} | "
                              f"{c.collapsed} | {_reasons(c.rejected)} | {_reasons(c.flagged)} |")
+        if self.final_counts:
+            regions = sorted({r for counts in self.final_counts.values() for r in counts if len(r) <= 2})
+            lines += ["", "Rows in PostgreSQL afterwards, per region:", "",
+                      "| table | " + " | ".join(regions) + " |", "|---|" + "---:|" * len(regions)]
+            for target, counts in self.final_counts.items():
+                if target != "legacy_rows":
+                    lines.append(f"| {target} | " + " | ".join(str(counts.get(r, 0)) for r in regions) + " |")
+            archived = self.final_counts.get("legacy_rows", {})
+            if archived:
+                lines += ["", "legacy_rows of this file (archived, rejected, collapsed): "
+                          + ", ".join(f"{t} {n}" for t, n in archived.items())]
         return "\n".join(lines + [""] + [f"- {n}" for n in self.notes])
 
     def summary(self) -> str:

@@ -63,7 +63,7 @@ class Resolver:
         if values.is_missing(raw) or not region:
             return ""
         try:
-            return symbols.normalise(str(region), raw if not isinstance(raw, float) else raw)
+            return symbols.normalise(str(region), raw)
         except symbols.SymbolError:
             return ""
 
