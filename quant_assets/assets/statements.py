@@ -52,22 +52,18 @@ def stocks_for(warehouse: Warehouse, start: dt.date) -> list[str]:
 
 
 def fetch_rows(kis: KISClient, tickers: list[str], workers: int = WORKERS) -> tuple[pd.DataFrame, dict]:
-    """Statement rows of every ticker (6 requests each). Any source or payload error propagates:
-    nothing is written for a partially fetched universe."""
-    def one(code: str) -> tuple[pd.DataFrame, dict]:
-        got = kis.statements(code)
-        return KF.statement_rows(code, got[KF.ANNUAL], got[KF.QUARTERLY])
-
+    """Statement rows of every ticker (6 requests each), built in one set-based pass. Any source or
+    payload error propagates: nothing is written for a partially fetched universe."""
     # The first stock alone: if the cached token is refused (EGW00121/123), one request renews it
     # instead of every worker racing to (KIS issues one token per minute; the losers would wait 61 s).
-    results = [one(tickers[0])] if tickers else []
+    answers = [kis.statements(tickers[0])] if tickers else []
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kis-statements") as pool:
-        results += list(pool.map(one, tickers[1:]))
-    stats = {k: sum(s[k] for _, s in results) for k in ("periods_not_in_all_endpoints", "quarters_without_predecessor")}
-    frames = [f for f, _ in results if len(f)]
-    if not frames:
-        return pd.DataFrame(columns=KF.COLUMNS), stats
-    return pd.concat(frames, ignore_index=True), stats
+        answers += list(pool.map(kis.statements, tickers[1:]))
+    if not answers:
+        return pd.DataFrame(columns=KF.COLUMNS), {}
+    merged = {period: {tr: pd.concat([a[period][tr] for a in answers], ignore_index=True) for tr in KF.ENDPOINTS}
+              for period in (KF.ANNUAL, KF.QUARTERLY)}
+    return KF.statement_rows(merged[KF.ANNUAL], merged[KF.QUARTERLY])
 
 
 def write(warehouse: Warehouse, frame: pd.DataFrame, partitions: list[dt.date], start: dt.date,

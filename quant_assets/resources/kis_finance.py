@@ -143,7 +143,9 @@ def parse_statement(payload: Any, tr_id: str, code: str, period: str) -> pd.Data
         rows = [rows] if rows else []
     if not isinstance(rows, list):
         raise fail("'output' is not a list", field="output")
-    records, seen = [], set()
+    stacs: list[str] = []
+    ends: list[dt.date] = []
+    values: dict[str, list] = {f.name: [] for f in fields}
     for row in rows:
         if not isinstance(row, dict):
             raise fail("a row of 'output' is not an object", field="output")
@@ -153,21 +155,21 @@ def parse_statement(payload: Any, tr_id: str, code: str, period: str) -> pd.Data
         match = STAC_YYMM.match(stac)
         if match is None:
             raise fail(f"stac_yymm {row['stac_yymm']!r} is not a period YYYYMM", field="stac_yymm", stac=stac)
-        if stac in seen:
+        if stac in stacs:
             raise fail(f"period {stac} appears twice", field="stac_yymm", stac=stac)
-        seen.add(stac)
-        rec: dict[str, Any] = {"code": code, "period_type": period, "stac_yymm": stac,
-                               "period_end": period_end(int(match.group(1)), int(match.group(2)))}
+        stacs.append(stac)
+        ends.append(period_end(int(match.group(1)), int(match.group(2))))
         for f in fields:
             if f.source not in row:
                 raise fail(f"field {f.source} missing", field=f.source, stac=stac)
-            rec[f.name] = _number(row[f.source], f, dataset=dataset, code=code, period=period, stac=stac)
-        records.append(rec)
-    frame = pd.DataFrame(records, columns=["code", "period_type", "stac_yymm", "period_end", *(f.name for f in fields)])
+            values[f.name].append(_number(row[f.source], f, dataset=dataset, code=code, period=period, stac=stac))
+    columns = {"code": [code] * len(stacs), "period_type": [period] * len(stacs), "stac_yymm": stacs,
+               "period_end": pd.DatetimeIndex(ends, dtype="datetime64[ns]")}
     for f in fields:
-        frame[f.name] = frame[f.name].astype("Int64" if f.unit == "eok" else "float64")
-    frame["period_end"] = pd.to_datetime(frame["period_end"])
-    return frame
+        v = values[f.name]
+        columns[f.name] = (pd.array(v, dtype="Int64") if f.unit == "eok"
+                           else np.array([np.nan if x is None else x for x in v], dtype="float64"))
+    return pd.DataFrame(columns)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,58 +182,50 @@ COLUMNS = ["ticker", "region", "date", "period_type", "fiscal_year", "fiscal_qua
 
 
 def _joined(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, int]:
-    """Periods all three endpoints report (inner join on stac_yymm) and how many were dropped."""
+    """Periods all three endpoints report for a stock (inner join on code + stac_yymm) and how many
+    (stock, period) pairs only some of them had."""
     keys = ["code", "period_type", "stac_yymm", "period_end"]
     bs, inc, fr = (frames[t] for t in ENDPOINTS)
     out = bs.merge(inc, on=keys, how="inner").merge(fr, on=keys, how="inner")
-    union = set(bs["stac_yymm"]) | set(inc["stac_yymm"]) | set(fr["stac_yymm"])
-    return out.sort_values("period_end").reset_index(drop=True), len(union) - len(out)
+    union = pd.concat([f[["code", "stac_yymm"]] for f in (bs, inc, fr)]).drop_duplicates()
+    return out, len(union) - len(out)
 
 
-def statement_rows(code: str, annual: dict[str, pd.DataFrame], quarterly: dict[str, pd.DataFrame]
+def statement_rows(annual: dict[str, pd.DataFrame], quarterly: dict[str, pd.DataFrame]
                    ) -> tuple[pd.DataFrame, dict[str, int]]:
-    """`ticker_fundamentals` ANNUAL and QUARTERLY rows of one stock (columns `COLUMNS`).
+    """`ticker_fundamentals` ANNUAL and QUARTERLY rows (columns `COLUMNS`) from the parsed answers
+    of the three endpoints, {tr_id: frame} per period type; the frames may hold any number of stocks
+    (set-based: one join and one de-cumulation for the whole universe).
 
     * date = the fiscal period's last day; fiscal_year = the calendar year the fiscal year ends in
-      (the annual rows' stac_yymm month is the year-end month; December when KIS sends no annual row);
+      (a stock's annual stac_yymm month is its year-end month; December when KIS sends no annual row);
       fiscal_quarter 1-4 counted from the year-end month.
     * QUARTERLY flows (revenue, cogs, gross/operating profit, net income, eps) are the quarter's own:
       KIS's year-to-date figure minus the previous quarter's of the same fiscal year. A quarter whose
       predecessor KIS no longer returns cannot be derived and is left out (counted in the stats).
     * Balance-sheet items, bps, roe (KIS roe_val, %) and debt_ratio (KIS lblt_rate, %) are as reported.
     """
-    stats = {"periods_not_in_all_endpoints": 0, "quarters_without_predecessor": 0}
-    a, dropped = _joined(annual)
-    stats["periods_not_in_all_endpoints"] += dropped
-    q, dropped = _joined(quarterly)
-    stats["periods_not_in_all_endpoints"] += dropped
-    months = a["period_end"].dt.month
-    fye = int(months.mode().iloc[0]) if len(a) else 12
-    parts = []
-    if len(a):
-        a = a.assign(fiscal_year=a["period_end"].dt.year, fiscal_quarter=pd.NA)
-        parts.append(a)
-    if len(q):
-        m, y = q["period_end"].dt.month, q["period_end"].dt.year
-        q = q.assign(fiscal_quarter=((m - fye - 1) % 12) // 3 + 1, fiscal_year=np.where(m <= fye, y, y + 1))
-        q = q.sort_values("period_end").reset_index(drop=True)
-        prev = q[["fiscal_year", "fiscal_quarter", *FLOWS, "eps"]].copy()
-        prev["fiscal_quarter"] += 1
-        merged = q.merge(prev, on=["fiscal_year", "fiscal_quarter"], how="left", suffixes=("", "_prev"),
-                         indicator=True)
-        first = merged["fiscal_quarter"] == 1
-        keep = first | (merged["_merge"] == "both")
-        stats["quarters_without_predecessor"] = int((~keep).sum())
-        merged = merged[keep].copy()
-        later = merged["fiscal_quarter"] > 1
-        for col in (*FLOWS, "eps"):
-            merged.loc[later, col] = merged.loc[later, col] - merged.loc[later, f"{col}_prev"]
-        parts.append(merged)
-    if not parts:
-        return pd.DataFrame(columns=COLUMNS), stats
-    rows = pd.concat(parts, ignore_index=True)
+    a, dropped_a = _joined(annual)
+    q, dropped_q = _joined(quarterly)
+    stats = {"periods_not_in_all_endpoints": dropped_a + dropped_q, "quarters_without_predecessor": 0}
+    fye = (a.assign(month=a["period_end"].dt.month).groupby("code")["month"].agg(lambda m: int(m.mode().iloc[0]))
+           if len(a) else pd.Series(dtype="int64"))
+    a = a.assign(fiscal_year=a["period_end"].dt.year, fiscal_quarter=pd.NA)
+    m, y = q["period_end"].dt.month, q["period_end"].dt.year
+    end_month = q["code"].map(fye).fillna(12).astype("int64")
+    q = q.assign(fiscal_quarter=((m - end_month - 1) % 12) // 3 + 1, fiscal_year=np.where(m <= end_month, y, y + 1))
+    prev = q[["code", "fiscal_year", "fiscal_quarter", *FLOWS, "eps"]].copy()
+    prev["fiscal_quarter"] += 1
+    q = q.merge(prev, on=["code", "fiscal_year", "fiscal_quarter"], how="left", suffixes=("", "_prev"), indicator=True)
+    keep = (q["fiscal_quarter"] == 1) | (q["_merge"] == "both")
+    stats["quarters_without_predecessor"] = int((~keep).sum())
+    q = q[keep].copy()
+    later = q["fiscal_quarter"] > 1
+    for col in (*FLOWS, "eps"):
+        q[col] = q[col].where(~later, q[col] - q[f"{col}_prev"])
+    rows = pd.concat([a, q], ignore_index=True)
     out = pd.DataFrame({
-        "ticker": code, "region": "KR", "date": rows["period_end"], "period_type": rows["period_type"],
+        "ticker": rows["code"], "region": "KR", "date": rows["period_end"], "period_type": rows["period_type"],
         "fiscal_year": rows["fiscal_year"].astype("Int64"), "fiscal_quarter": rows["fiscal_quarter"].astype("Int64"),
         **{c: rows[c].astype("Int64") for c in FLOWS},
         "total_assets": rows["total_assets"], "total_liabilities": rows["total_liabilities"],
@@ -239,4 +233,4 @@ def statement_rows(code: str, annual: dict[str, pd.DataFrame], quarterly: dict[s
         "current_liabilities": rows["current_liabilities"], "roe": rows["roe_pct"], "debt_ratio": rows["debt_ratio_pct"],
         "eps": rows["eps"].astype("float64").round(2), "bps": rows["bps"], "currency": "KRW", "data_source": "KIS",
     })
-    return out[COLUMNS].sort_values(["period_type", "date"]).reset_index(drop=True), stats
+    return out[COLUMNS].sort_values(["ticker", "period_type", "date"]).reset_index(drop=True), stats

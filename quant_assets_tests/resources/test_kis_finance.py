@@ -62,7 +62,7 @@ def test_named_helpers_and_statements_send_one_request_per_endpoint_and_period(m
 def test_statement_rows_turn_year_to_date_figures_into_quarters(make_kis):
     client = make_kis()
     got = client.statements(CODE)
-    rows, stats = KF.statement_rows(CODE, got[KF.ANNUAL], got[KF.QUARTERLY])
+    rows, stats = KF.statement_rows(got[KF.ANNUAL], got[KF.QUARTERLY])
     assert list(rows.columns) == KF.COLUMNS
     assert stats == {"periods_not_in_all_endpoints": 0, "quarters_without_predecessor": 0}
     q = rows[rows["period_type"] == "QUARTERLY"].set_index("date")
