@@ -385,8 +385,7 @@ def transactions_frame(transactions: pd.DataFrame | Sequence[Mapping[str, Any]],
         tx[col] = pd.to_numeric(tx[col], errors="coerce").fillna(0) if col in tx.columns else 0.0
     tx["transaction_type"] = tx["transaction_type"].astype(str).str.strip().str.upper()
     if "executed_at" in tx.columns:
-        stamps = pd.Series([_stamp(v, r) for v, r in zip(tx["executed_at"], tx["region"], strict=True)],
-                           index=tx.index, dtype=object)
+        stamps = pd.Series([_stamp(tx, i) for i in tx.index], index=tx.index, dtype=object)
         days = [s.date() if s is not None else None for s in stamps]
         tx["date"] = [d if d is not None and not _missing(d) else day for d, day in zip(tx["date"], days, strict=True)]
         tx["executed_at"] = [None if s is None else s.isoformat() for s in stamps]
@@ -398,10 +397,16 @@ def _missing(value: object) -> bool:
     return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
 
 
-def _stamp(value: object, region: str) -> pd.Timestamp | None:
+def _stamp(tx: pd.DataFrame, idx: object) -> pd.Timestamp | None:
+    """executed_at as an aware timestamp; naive = the row's region's market time."""
+    value, region = tx.at[idx, "executed_at"], tx.at[idx, "region"]
     if _missing(value):
         return None
-    stamp = pd.Timestamp(value)
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise _row_error("portfolio_transactions", tx, idx, "not a timestamp", column="executed_at",
+                         value=value) from None
     return stamp.tz_localize(MARKET_TZ[region]) if stamp.tzinfo is None else stamp.tz_convert(MARKET_TZ[region])
 
 
@@ -480,6 +485,28 @@ def record_backtest(
             if frame is not None and len(frame):
                 copy_frame(conn, table, frame.assign(strategy_id=sid, backtest_id=backtest_id))
     return backtest_id
+
+
+def record_walk_forward(target: Target, strategy: StrategyRef,
+                        windows: Sequence[WalkForwardWindow | Mapping[str, Any]],
+                        backtest_id: int | None = None) -> list[int]:
+    """Walk-forward windows on their own (seed 001: a strategy's validation, optionally of a backtest)."""
+    frame = walk_forward_frame(windows)
+    with _transaction(target) as conn, _writing("walk_forward_results"):
+        _numeric_limits(conn, "walk_forward_results", frame)
+        sid = _strategy_id(conn, strategy)
+        records = frame.assign(strategy_id=sid, backtest_id=backtest_id)
+        for col in records.columns:
+            if col in _WF_JSON:
+                records[col] = records[col].map(json.loads)
+            elif pd.api.types.is_datetime64_any_dtype(records[col]):
+                records[col] = records[col].dt.strftime("%Y-%m-%d")
+        cols = ", ".join(records.columns)
+        rows = conn.execute(
+            f"INSERT INTO walk_forward_results ({cols}) SELECT {cols} "
+            "FROM jsonb_populate_recordset(NULL::walk_forward_results, %s) RETURNING id, window_index",
+            (Jsonb(json.loads(records.to_json(orient="records"))),)).fetchall()
+    return [r[0] for r in sorted(rows, key=lambda r: r[1])]
 
 
 def latest_backtests(target: Target, strategy: StrategyRef, limit: int = 10) -> pd.DataFrame:

@@ -220,6 +220,14 @@ def test_a_bad_transaction_row_is_named_and_nothing_is_written(wh, overrides, co
     assert_nothing_written(wh)
 
 
+def test_unreadable_executed_at_is_named(wh):
+    qp.record_strategy(wh, "s", None, {})
+    with pytest.raises(qp.QuantDataError, match="not a timestamp") as err:
+        qp.record_backtest(wh, "s", result(), trades(executed_at=["2024-01-02 09:00", "yesterday-ish"]))
+    assert (err.value.column, err.value.value, err.value.ticker) == ("executed_at", "yesterday-ish", "005930")
+    assert_nothing_written(wh)
+
+
 @pytest.mark.parametrize(("frame", "column", "message"), [
     (pd.DataFrame({"date": [START], "ticker": ["AAPL"], "region": ["XX"], "shares": [1]}), "region", "unknown region"),
     (pd.DataFrame({"date": [START], "ticker": ["0700.HK"], "region": ["US"], "shares": [1]}), "ticker",
@@ -299,6 +307,20 @@ def test_overfitting_ratio_is_out_over_in_sample_sharpe(wh):
     best = wh.read_frame("SELECT window_index FROM walk_forward_results ORDER BY overfitting_ratio DESC NULLS LAST "
                          "LIMIT 1")
     assert best["window_index"].iloc[0] == 0
+
+
+def test_walk_forward_on_its_own(wh):
+    """Seed 001's walk-forward record of a strategy, without a backtest."""
+    qp.record_strategy(wh, "s", None, {})
+    ids = qp.record_walk_forward(wh, "s", windows())
+    wf = exact(wh, "SELECT * FROM walk_forward_results ORDER BY window_index")
+    assert wf["id"].tolist() == ids and wf["backtest_id"].isna().all()
+    assert wf.loc[0, "optimal_params"] == {"lookback": 20} and wf.loc[1, "in_sample_metrics"] == {}
+    assert wf.loc[0, "overfitting_ratio"] == Decimal("0.5333") and wf.loc[0, "test_end_date"] == dt.date(2023, 9, 29)
+    with pytest.raises(qp.QuantDataError, match="test_end_date >= test_start_date") as err:
+        qp.record_walk_forward(wh, "s", [{**windows()[1], "test_end_date": dt.date(2023, 10, 1)}])
+    assert err.value.column == "test_end_date" and err.value.date == "2023-04-03"
+    assert count(wh, "walk_forward_results") == 2
 
 
 def test_unique_constraints(wh):
