@@ -541,6 +541,18 @@ class SourceResource(ConfigurableResource):
         self._transport = None
         return self
 
+    def _carry_over(self, copy: SourceResource) -> None:
+        """Injected collaborators (not config) that a Dagster copy of this resource keeps."""
+        copy._breaker = self._breaker
+
+    def _with_updated_values(self, values):
+        # Dagster re-creates a resource from its config for every run/sensor tick (this private
+        # hook), which drops private attributes: without this, `with_breaker` was silently lost
+        # inside Dagster and every test client shared the process-wide breaker.
+        out = super()._with_updated_values(values)
+        self._carry_over(out)
+        return out
+
     @property
     def breaker(self) -> CircuitBreaker:
         return self._breaker or default_breaker()

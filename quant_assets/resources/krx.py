@@ -201,6 +201,10 @@ class KRXClient(SourceResource):
         self._store = store
         return self
 
+    def _carry_over(self, copy: SourceResource) -> None:
+        super()._carry_over(copy)
+        copy._store = self._store
+
     def _get_transport(self) -> Transport:
         if self._transport is None:
             acct = self.account

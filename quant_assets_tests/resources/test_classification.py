@@ -10,11 +10,12 @@ import http.server
 import threading
 import time
 
+import dagster as dg
 import pytest
 import requests
 
 from quant_assets.errors import SourceBlockedError, SourceDataError, SourceUnavailableError
-from quant_assets.resources import InMemoryCircuitBreaker, shared_limiter
+from quant_assets.resources import InMemoryCircuitBreaker, KRXClient, shared_limiter
 from quant_assets.resources.http import (
     OUTAGE,
     Kind,
@@ -268,3 +269,23 @@ def test_kis_classifier_kinds(rsim, make_kis):
         assert classify_kis(requests.get(srv.url, timeout=5), "json").kind == Kind.OUTAGE
     finally:
         srv.close()
+
+
+def test_injected_breaker_and_store_survive_dagsters_resource_copy(rsim, make_krx, breaker, session_store):
+    """Dagster re-creates resources from config per run/tick; the breaker a test or a deployment
+    injected must come along (before, the copy silently used the process-wide breaker, so an
+    outage tripped in one test silenced every other client in the process)."""
+    seen = {}
+
+    @dg.sensor(asset_selection=dg.AssetSelection.all())
+    def probe(context, krx: KRXClient):
+        seen["breaker"], seen["store"] = krx.breaker, krx.session_store
+        rsim.set_faults(krx_rule("http_500", times=None, bld="MDCSTAT04601"))
+        with pytest.raises(SourceUnavailableError):
+            krx.etf_master()
+        return dg.SkipReason("probe")
+
+    with dg.build_sensor_context(resources={"krx": make_krx(max_retries=0)}) as ctx:
+        probe(ctx)
+    assert seen["breaker"] is breaker and seen["store"] is session_store
+    assert breaker.state("krx").kind == OUTAGE
