@@ -54,7 +54,8 @@ ASSETS = [
 
 defs = dg.Definitions(
     assets=ASSETS,
-    asset_checks=[*checks.CHECKS, *ranges.CHECKS, *factors.CHECKS, *aggregates.CHECKS, *fundamentals.CHECKS],
+    asset_checks=[*checks.CHECKS, *ranges.CHECKS, *factors.CHECKS, *aggregates.CHECKS, *fundamentals.CHECKS,
+                  *statements.CHECKS],
     jobs=[legacy_import.legacy_import_job, *statements.JOBS],
     sensors=automation.SENSORS,
     schedules=[*automation.SCHEDULES, *statements.SCHEDULES],

@@ -19,14 +19,18 @@ ROWS = "SELECT * FROM ticker_fundamentals WHERE data_source = 'KIS' ORDER BY tic
 
 
 def window_keys() -> list[str]:
-    """Four quarters that ended at least six months ago: every statement in them is published."""
-    return statements.statement_quarters.get_partition_keys(current_time=now_kst())[-6:-2]
+    """The four quarters of the newest fiscal year whose annual statement is published (KIS: 90 days
+    after the year end): every statement in them is out."""
+    now = now_kst()
+    year = now.year - 1 if now.date() >= dt.date(now.year, 3, 31) + dt.timedelta(days=1) else now.year - 2
+    keys = statements.statement_quarters.get_partition_keys(current_time=now)
+    return [k for k in keys if k.startswith(f"{year}-")]
 
 
-def run(sim, warehouse, keys, **kw):
+def run(sim, warehouse, keys, extra=(), **kw):
     resources = {"kis": KISClient(base_url=sim.kis_url), "warehouse": warehouse}
     tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
-    return dg.materialize([statements.financial_statements], resources=resources, tags=tags,
+    return dg.materialize([statements.financial_statements, *extra], resources=resources, tags=tags,
                           raise_on_error=False, **kw)
 
 
@@ -119,10 +123,22 @@ def test_ranged_run_writes_annual_and_quarterly_rows_then_rerun_is_identical(sim
     assert set(status["status"]) == {"loaded"} and status["row_count"].sum() == len(rows)
     meta = result.asset_materializations_for_node("financial_statements")[0].metadata
     assert meta["kis_requests"].value == 6 * len(listed) and meta["dagster/row_count"].value == len(rows)
-    # Re-run: the same rows, created_at included.
-    assert run(sim, warehouse, keys).success
+    # Re-run (with the add-up check): the same rows, created_at included.
+    again_result = run(sim, warehouse, keys, extra=[statements.quarters_add_up_to_the_year])
+    assert again_result.success
     again = warehouse.read_frame(ROWS)
     assert again.equals(rows)
+    check = again_result.get_asset_check_evaluations()[0]
+    assert check.passed and check.metadata["fiscal_years_checked"].value == len(listed)
+    # A quarter that does not add up to its year is flagged, naming stock and year.
+    warehouse.execute("UPDATE ticker_fundamentals SET revenue = revenue + 1000000000 WHERE ticker = '005930' "
+                      "AND period_type = 'QUARTERLY' AND fiscal_quarter = 2")
+    bad = dg.materialize([statements.financial_statements, statements.quarters_add_up_to_the_year],
+                         resources={"kis": KISClient(base_url=sim.kis_url), "warehouse": warehouse},
+                         selection=dg.AssetSelection.checks(statements.quarters_add_up_to_the_year),
+                         raise_on_error=False)
+    evaluation = bad.get_asset_check_evaluations()[0]
+    assert not evaluation.passed and "005930 FY" in evaluation.metadata["examples"].value
 
 
 def test_bad_payload_fails_the_run_naming_ticker_and_field_and_writes_nothing(sim, warehouse):
