@@ -192,6 +192,12 @@ def test_seed_success_criteria_queries(wh):
                                   WHERE gm.symbol = '005930' AND gm.region = 'KR' ORDER BY 1, 2""")
     assert list(of_samsung.itertuples(index=False, name=None)) == [("ETF", "069500"), ("SECTOR", "전기전자"),
                                                                     ("THEME", "반도체")]
+    # ... and the same through the module's helpers.
+    assert groups.group_members(wh, "ETF", "US:SPY")["symbol"].tolist() == ["AAPL", "MSFT", "SH"]
+    assert groups.groups_of(wh, "005930", "KR")["name"].tolist() == ["069500", "전기전자", "반도체"]
+    assert groups.groups_of(wh, "0700")[["type", "name"]].values.tolist() == [["ETF", "HK:2800"],
+                                                                             ["SECTOR", "HK:Communication"]]
+    assert groups.groups_of(wh, "005930", env="PROD").empty
 
 
 def test_rerun_keeps_rows_and_ids_then_reconciles_changes(wh):

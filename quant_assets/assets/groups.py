@@ -331,6 +331,25 @@ def rebuild(conn: psycopg.Connection, env: str, yaml_frames: tuple[pd.DataFrame,
     return counts
 
 
+# -- seed 003's lookups ---------------------------------------------------------------------------
+def group_members(warehouse: Warehouse, group_type: str, name: str, env: str | None = None) -> pd.DataFrame:
+    """symbol, region, weight of one group, heaviest first (seed 003's "ETF holdings query")."""
+    return warehouse.read_frame(
+        """SELECT m.symbol, m.region, m.weight, m.metadata FROM definition_groups g
+           JOIN group_memberships m ON m.group_id = g.id
+           WHERE g.type = %s AND g.name = %s AND g.environment = %s
+           ORDER BY m.weight DESC NULLS LAST, m.symbol""", (group_type, name, env or environment()))
+
+
+def groups_of(warehouse: Warehouse, symbol: str, region: str | None = None, env: str | None = None) -> pd.DataFrame:
+    """type, name, weight of every group a symbol belongs to (seed 003's "stock memberships query")."""
+    return warehouse.read_frame(
+        """SELECT g.type, g.name, m.region, m.weight FROM group_memberships m
+           JOIN definition_groups g ON g.id = m.group_id
+           WHERE m.symbol = %s AND (%s::text IS NULL OR m.region = %s) AND g.environment = %s
+           ORDER BY g.type, g.name""", (symbol, region, region, env or environment()))
+
+
 SEED_QUERIES = {
     # seed 003 success criteria: zero orphan memberships; memberships and symbols per group type
     "orphans": """SELECT count(*) FROM group_memberships m
