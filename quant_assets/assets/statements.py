@@ -66,9 +66,9 @@ def fetch_rows(kis: KISClient, tickers: list[str], workers: int = WORKERS) -> tu
     return KF.statement_rows(merged[KF.ANNUAL], merged[KF.QUARTERLY])
 
 
-def write(warehouse: Warehouse, frame: pd.DataFrame, partitions: list[dt.date], start: dt.date,
-          end: dt.date) -> None:
-    """Upsert `frame` (rows dated in [start, end)) and mark every partition loaded, atomically."""
+def write(warehouse: Warehouse, frame: pd.DataFrame, partitions: list[dt.date]) -> None:
+    """Upsert `frame` (rows dated inside the run's window) and mark every partition of the window
+    loaded, in one transaction."""
     if len(frame):
         warehouse.ensure_month_partitions(TABLE, pd.to_datetime(frame["date"]).dt.date.unique())
     cols = list(frame.columns)
@@ -76,7 +76,8 @@ def write(warehouse: Warehouse, frame: pd.DataFrame, partitions: list[dt.date], 
     counts = pd.to_datetime(frame["date"]).dt.date.map(
         lambda d: max(p for p in partitions if p <= d)).value_counts() if len(frame) else pd.Series(dtype=int)
     with warehouse.connect() as conn, conn.transaction():
-        lock_partition(conn, TABLE, (ASSET, "KR", start, end))
+        # One writer of KIS statement rows at a time: overlapping ranges upsert the same periods.
+        lock_partition(conn, TABLE, (ASSET, "KR"))
         if len(frame):
             conn.execute(f"CREATE TEMP TABLE _statements (LIKE {TABLE} INCLUDING DEFAULTS) ON COMMIT DROP")
             copy_frame(conn, "_statements", frame)
@@ -120,7 +121,7 @@ def financial_statements(context: dg.AssetExecutionContext, kis: KISClient, ware
     rows = rows[(day >= start) & (day < end)].reset_index(drop=True) if len(rows) else rows
     label = start.isoformat() if len(partitions) == 1 else f"{partitions[0]}..{partitions[-1]}"
     frame = validate(FinancialStatementsSchema, rows, dataset=TABLE, date=None)
-    write(warehouse, frame, partitions, start, end)
+    write(warehouse, frame, partitions)
     context.log.info(f"{len(frame)} statement rows for {frame['ticker'].nunique() if len(frame) else 0} of "
                      f"{len(tickers)} stocks ({label}); {len(tickers) * REQUESTS_PER_STOCK} KIS requests in "
                      f"{seconds:.1f}s")
