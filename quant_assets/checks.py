@@ -4,6 +4,7 @@ pandera validates every frame before it is written; these checks look at what is
 warehouse: is the newest published trading day there, does each field cover the ETFs/tickers it
 should, and do our numbers agree with an independent source. They run on an hourly automation
 condition (and with their asset when it is materialized), so the asset pages stay current.
+They judge region KR, the market the KRX calendar and the KRX/KIS sources describe.
 """
 
 
@@ -16,6 +17,7 @@ from quant_assets.resources.kis import KISClient
 from quant_assets.resources.warehouse import Warehouse
 
 HOURLY = dg.AutomationCondition.cron_tick_passed("5 * * * *", cron_timezone="Asia/Seoul")
+REGION = "KR"
 
 # When each daily dataset for trading day D is expected in the warehouse (KST), with grace for
 # the sensor and the run: prices publish ~15:45, PDFs ~18:00, AUM early on D+1.
@@ -38,7 +40,7 @@ def expected_day(table: str, now: dt.datetime) -> dt.date:
 
 
 def _latest(warehouse: Warehouse, table: str, column: str = "date") -> dt.date | None:
-    return warehouse.read_frame(f"SELECT max({column}) AS d FROM {table}")["d"].iloc[0]
+    return warehouse.read_frame(f"SELECT max({column}) AS d FROM {table} WHERE region = %s", (REGION,))["d"].iloc[0]
 
 
 def freshness_check(asset: str, table: str, column: str = "date") -> dg.AssetChecksDefinition:
@@ -60,10 +62,11 @@ def freshness_check(asset: str, table: str, column: str = "date") -> dg.AssetChe
 
 
 def coverage_check(asset: str, name: str, description: str, sql: str, threshold: float) -> dg.AssetChecksDefinition:
-    """`sql` returns one row (day, covered, expected) for the newest day of the checked table."""
+    """`sql` returns one row (day, covered, expected) for the newest day of the checked table;
+    `%(region)s` in it is the checked region."""
     @dg.asset_check(asset=asset, name=name, automation_condition=HOURLY, description=description)
     def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
-        row = warehouse.read_frame(sql)
+        row = warehouse.read_frame(sql, {"region": REGION})
         if row.empty or row["day"].iloc[0] is None:
             return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
                                        metadata={"reason": "no rows yet"})
@@ -79,28 +82,34 @@ def coverage_check(asset: str, name: str, description: str, sql: str, threshold:
 
 AUM_COVERAGE = coverage_check(
     "etf_aum", "aum_coverage", "Share of the day's listed ETFs (etf_daily) with a published AUM.",
-    """WITH d AS (SELECT max(date) AS day FROM etf_aum)
-       SELECT d.day, (SELECT count(*) FROM etf_aum a WHERE a.date = d.day) AS covered,
-              (SELECT count(*) FROM etf_daily e WHERE e.date = d.day) AS expected FROM d""", 0.95)
+    """WITH d AS (SELECT max(date) AS day FROM etf_aum WHERE region = %(region)s)
+       SELECT d.day, (SELECT count(*) FROM etf_aum a WHERE a.region = %(region)s AND a.date = d.day) AS covered,
+              (SELECT count(*) FROM etf_daily e WHERE e.region = %(region)s AND e.date = d.day) AS expected
+       FROM d""", 0.95)
 
 HOLDINGS_COVERAGE = coverage_check(
     "etf_holdings", "holdings_coverage", "Share of the day's listed ETFs with at least one PDF line.",
-    """WITH d AS (SELECT max(as_of_date) AS day FROM etf_holdings)
-       SELECT d.day, (SELECT count(DISTINCT etf_ticker) FROM etf_holdings h WHERE h.as_of_date = d.day) AS covered,
-              (SELECT count(*) FROM etf_daily e WHERE e.date = d.day) AS expected FROM d""", 0.99)
+    """WITH d AS (SELECT max(as_of_date) AS day FROM etf_holdings WHERE region = %(region)s)
+       SELECT d.day, (SELECT count(DISTINCT etf_ticker) FROM etf_holdings h
+                      WHERE h.region = %(region)s AND h.as_of_date = d.day) AS covered,
+              (SELECT count(*) FROM etf_daily e WHERE e.region = %(region)s AND e.date = d.day) AS expected
+       FROM d""", 0.99)
 
 TRACKING_COVERAGE = coverage_check(
     "etf_tracking", "tracking_error_coverage",
     "Share of ETFs with a full 250-day window that have a 250-day tracking error.",
-    """WITH d AS (SELECT max(date) AS day FROM etf_tracking)
-       SELECT d.day, count(*) FILTER (WHERE t.tracking_error_250 IS NOT NULL) AS covered, count(*) AS expected
-       FROM d JOIN etf_tracking t ON t.date = d.day AND t.days_in_window >= 250 GROUP BY d.day""", 0.95)
+    """WITH d AS (SELECT max(date) AS day FROM etf_tracking WHERE region = %(region)s)
+       SELECT d.day, count(*) FILTER (WHERE t.tracking_error_250d IS NOT NULL) AS covered, count(*) AS expected
+       FROM d JOIN etf_tracking t ON t.region = %(region)s AND t.date = d.day AND t.days_in_window >= 250
+       GROUP BY d.day""", 0.95)
 
 RANGE_COVERAGE = coverage_check(
     "price_range_52w", "range_52w_coverage", "Share of the day's traded tickers with a 52-week range row.",
-    """WITH d AS (SELECT max(date) AS day FROM price_range_52w)
-       SELECT d.day, (SELECT count(*) FROM price_range_52w r WHERE r.date = d.day) AS covered,
-              (SELECT count(*) FROM ohlcv_data o WHERE o.date = d.day) AS expected FROM d""", 0.99)
+    """WITH d AS (SELECT max(date) AS day FROM price_range_52w WHERE region = %(region)s)
+       SELECT d.day, (SELECT count(*) FROM price_range_52w r WHERE r.region = %(region)s AND r.date = d.day) AS covered,
+              (SELECT count(*) FROM ohlcv_data o
+               WHERE o.region = %(region)s AND o.timeframe = 'D' AND o.date = d.day) AS expected
+       FROM d""", 0.99)
 
 
 @dg.asset_check(asset="etf_aum", name="aum_matches_nav_x_units", automation_condition=HOURLY,
@@ -109,7 +118,9 @@ def aum_matches_nav(warehouse: Warehouse) -> dg.AssetCheckResult:
     row = warehouse.read_frame(
         """SELECT date AS day, count(*) AS n,
                   count(*) FILTER (WHERE abs(aum::numeric / nullif(nav_x_units, 0) - 1) > 0.01) AS off
-           FROM etf_aum WHERE date = (SELECT max(date) FROM etf_aum) GROUP BY date""")
+           FROM etf_aum WHERE region = %(region)s
+             AND date = (SELECT max(date) FROM etf_aum WHERE region = %(region)s) GROUP BY date""",
+        {"region": REGION})
     if row.empty:
         return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, metadata={"reason": "no rows"})
     n, off = int(row["n"].iloc[0]), int(row["off"].iloc[0])
@@ -125,7 +136,8 @@ def aum_reconciles_with_kis(kis: KISClient, warehouse: Warehouse) -> dg.AssetChe
         return dg.AssetCheckResult(passed=True, metadata={"skipped": "KIS virtual host has no ETF endpoints"})
     sample = warehouse.read_frame(
         """SELECT ticker, date, nav * listed_units AS krx_aum FROM etf_daily
-           WHERE date = (SELECT max(date) FROM etf_daily) ORDER BY nav * listed_units DESC LIMIT 5""")
+           WHERE region = %(region)s AND date = (SELECT max(date) FROM etf_daily WHERE region = %(region)s)
+           ORDER BY nav * listed_units DESC LIMIT 5""", {"region": REGION})
     rows = []
     for r in sample.itertuples(index=False):
         kis_aum = float(kis.etf_price(r.ticker)["aum_krw"].iloc[0])
@@ -142,7 +154,7 @@ def premium_matches_krx(warehouse: Warehouse) -> dg.AssetCheckResult:
     row = warehouse.read_frame(
         """SELECT count(*) AS n, max(abs(premium_discount_gap)) AS worst,
                   count(*) FILTER (WHERE abs(premium_discount_gap) > 0.011) AS off
-           FROM etf_tracking_comparison""")
+           FROM etf_tracking_comparison WHERE region = %s""", (REGION,))
     n = int(row["n"].iloc[0])
     if n == 0:
         return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
@@ -159,8 +171,8 @@ def partition_status_check(asset: str) -> dg.AssetChecksDefinition:
     def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
         days = previous_trading_days(now_kst().date() - dt.timedelta(days=1), 60)
         status = warehouse.read_frame(
-            "SELECT partition_date, status, reason FROM partition_status WHERE asset = %s "
-            "AND partition_date BETWEEN %s AND %s", (asset, days[0], days[-1]))
+            "SELECT partition_date, status, reason FROM partition_status WHERE asset = %s AND region = %s "
+            "AND partition_date BETWEEN %s AND %s", (asset, REGION, days[0], days[-1]))
         counts = status["status"].value_counts().to_dict()
         bad = status[status["status"].isin(["source_error", "blocked"])].sort_values("partition_date")
         never = len(set(days) - set(status["partition_date"]))

@@ -1,13 +1,15 @@
 """Premium/discount and tracking statistics, as pure array maths over a dates × tickers panel.
 
 Definitions (the seeds called the first one "tracking error"; it is not):
-- premium/discount (괴리율) = (close − NAV) / NAV × 100, daily; `pd_avg_N` is its N-day mean.
+- premium/discount (괴리율) = (close − NAV) / NAV × 100, daily; `premium_discount_avg_Nd` is its
+  N-day mean (what seed 002 called `tracking_error_Nd`).
 - tracking error = annualised standard deviation (ddof=1, √250) of the daily difference between
-  the NAV return and `multiple` × the benchmark return, over the last N trading days, in %.
+  the NAV return and `multiple` × the benchmark return, over the last N trading days, in %
+  (`tracking_error_Nd`).
   Leveraged and inverse ETFs are measured against their multiple of the *daily* index return,
   which is what they promise.
 - tracking difference = compounded NAV return − compounded (multiple × daily index return) over
-  the same N days, in %.
+  the same N days, in % (`tracking_diff_Nd`).
 A window needs at least 80% of its days (and 2 returns) to produce a number; otherwise NULL.
 """
 
@@ -33,12 +35,12 @@ def tracking_panel(nav: pd.DataFrame, close: pd.DataFrame, index_close: pd.DataF
     out = {"premium_discount_pct": premium}
     for w in WINDOWS:
         need = max(2, int(np.ceil(w * MIN_COVERAGE)))
-        out[f"pd_avg_{w}"] = premium.rolling(w, min_periods=need).mean()
-        out[f"tracking_error_{w}"] = diff.rolling(w, min_periods=need).std(ddof=1) * ANNUALISATION * 100
+        out[f"premium_discount_avg_{w}d"] = premium.rolling(w, min_periods=need).mean()
+        out[f"tracking_error_{w}d"] = diff.rolling(w, min_periods=need).std(ddof=1) * ANNUALISATION * 100
         # Compounding via log-sums keeps this vectorised; a -100% day would make it -inf, NaN-safe.
         grow_nav = np.exp(np.log1p(r_nav).rolling(w, min_periods=need).sum())
         grow_tgt = np.exp(np.log1p(target).rolling(w, min_periods=need).sum())
-        out[f"tracking_diff_{w}"] = (grow_nav - grow_tgt) * 100
+        out[f"tracking_diff_{w}d"] = (grow_nav - grow_tgt) * 100
     out["days_in_window"] = nav.notna().astype(int).rolling(250, min_periods=1).sum()
     return out
 

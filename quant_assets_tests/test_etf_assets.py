@@ -25,8 +25,9 @@ def loaded(sim, warehouse):
 def test_aum_is_published_value_with_cross_checks(sim, loaded):
     warehouse = loaded
     assert run([etf.etf_aum], sim, warehouse, partition_key=DAYS[-1]).success
-    rows = warehouse.read_frame("SELECT a.*, d.nav, d.close FROM etf_aum a JOIN etf_daily d USING (ticker, date) "
-                                "WHERE date = %s", (DAYS[-1],))
+    rows = warehouse.read_frame("SELECT a.*, d.nav, d.close FROM etf_aum a "
+                                "JOIN etf_daily d USING (ticker, region, date) WHERE date = %s", (DAYS[-1],))
+    assert set(rows["region"]) == {"KR"}
     assert len(rows) == warehouse.read_frame("SELECT count(*) AS n FROM etf_daily WHERE date = %s",
                                              (DAYS[-1],))["n"].iloc[0]
     nav_units = rows["nav"].astype(float) * rows["listed_units"]
@@ -55,19 +56,20 @@ def test_holdings_both_directions_and_weights(sim, loaded):
     h = warehouse.read_frame("SELECT * FROM etf_holdings WHERE as_of_date = %s", (DAYS[-1],))
     etfs = warehouse.read_frame("SELECT count(*) AS n FROM etf_daily WHERE date = %s", (DAYS[-1],))["n"].iloc[0]
     assert h["etf_ticker"].nunique() == etfs
-    kodex = h[h["etf_ticker"] == "069500"].sort_values("rank")
+    assert set(h["region"]) == {"KR"} and set(h["data_source"]) == {"KRX"}
+    kodex = h[h["etf_ticker"] == "069500"].sort_values("rank_in_etf")
     long = kodex[kodex["constituent_type"] != "FUTURES"]
-    assert abs(long["weight_pct"].astype(float).sum() - 100) < 0.01          # consistent weights
+    assert abs(long["weight"].sum() - 100) < 0.01          # consistent weights
     expected = long["market_value"] / long.loc[long["market_value"] > 0, "market_value"].sum() * 100
-    assert np.allclose(long["weight_pct"].astype(float), expected.astype(float), atol=1e-3)
-    assert list(kodex["rank"]) == list(range(1, len(kodex) + 1))
+    assert np.allclose(long["weight"], expected.astype(float), atol=1e-3)
+    assert list(kodex["rank_in_etf"]) == list(range(1, len(kodex) + 1))
     assert "CASH" in set(kodex["constituent_type"])
     inverse = h[h["etf_ticker"] == "114800"]
-    assert "FUTURES" in set(inverse["constituent_type"]) and (inverse["shares_per_cu"].astype(float) < 0).any()
+    assert "FUTURES" in set(inverse["constituent_type"]) and (inverse["shares"] < 0).any()
     # Reverse direction: which ETFs hold Samsung Electronics, by weight (index-backed).
     holders = warehouse.read_frame(
-        "SELECT etf_ticker, weight_pct FROM etf_holdings WHERE constituent_code = '005930' AND as_of_date = %s "
-        "ORDER BY weight_pct DESC", (DAYS[-1],))
+        "SELECT etf_ticker, weight FROM etf_holdings WHERE stock_ticker = '005930' AND as_of_date = %s "
+        "ORDER BY weight DESC", (DAYS[-1],))
     assert "069500" in set(holders["etf_ticker"])
 
 
@@ -88,9 +90,9 @@ def test_holdings_weights_that_do_not_add_up_are_named(sim, loaded):
 
 def test_holdings_code_not_in_tickers(sim, loaded):
     day = DAYS[-1]
-    loaded.execute("DELETE FROM stock_details WHERE ticker = '005930'")
-    loaded.execute("DELETE FROM group_memberships WHERE ticker = '005930'")
-    loaded.execute("DELETE FROM tickers WHERE ticker = '005930'")
+    loaded.execute("DELETE FROM stock_details WHERE ticker = '005930' AND region = 'KR'")
+    loaded.execute("DELETE FROM group_memberships WHERE symbol = '005930'")
+    loaded.execute("DELETE FROM tickers WHERE ticker = '005930' AND region = 'KR'")
     result = run([etf.etf_holdings], sim, loaded, partition_key=day)
     assert not result.success
     text = failure_text(result, "etf_holdings")
@@ -113,12 +115,12 @@ def test_tracking_matches_independent_computation(sim, loaded):
         prem = (s["close"].iloc[-1] - s["nav"].iloc[-1]) / s["nav"].iloc[-1] * 100
         pd20 = ((s["close"] - s["nav"]) / s["nav"] * 100).tail(20).mean()
         row = got.loc[ticker]
-        assert float(row["tracking_error_20"]) == pytest.approx(te20, abs=1e-3)
+        assert float(row["tracking_error_20d"]) == pytest.approx(te20, abs=1e-3)
         assert float(row["premium_discount_pct"]) == pytest.approx(prem, abs=1e-3)
-        assert float(row["pd_avg_20"]) == pytest.approx(pd20, abs=1e-3)
-        assert pd.isna(row["tracking_error_250"])  # 40 days of history: no 250-day number
+        assert float(row["premium_discount_avg_20d"]) == pytest.approx(pd20, abs=1e-3)
+        assert pd.isna(row["tracking_error_250d"])  # 40 days of history: no 250-day number
     # A leveraged ETF tracks 2× the index return: its tracking error is small, not huge.
-    assert float(got.loc["122630", "tracking_error_20"]) < 5
+    assert float(got.loc["122630", "tracking_error_20d"]) < 5
 
 
 def test_tracking_zero_nav_is_named(sim, loaded):
@@ -177,3 +179,122 @@ def test_krx_tracking_refreshes_current_month_once_a_week():
         cursor = result.cursor
         seen.append(sorted(result.get_requested_partitions(dg.AssetKey("etf_tracking_krx"))))
     assert seen == [[], [], ["2026-11-01"], []]
+
+
+LATEST = """SELECT ticker, aum, aum_date, tracking_error_20d, premium_discount_avg_20d, premium_discount,
+                   tracking_date, underlying_asset_count, holdings_date, avg_daily_volume, avg_daily_value
+            FROM etf_details WHERE region = 'KR' ORDER BY ticker"""
+
+
+def expected_latest(warehouse) -> pd.DataFrame:
+    """etf_details' latest-figure columns recomputed from the history tables, independently."""
+    aum = warehouse.read_frame("SELECT ticker, date AS aum_date, aum FROM etf_aum WHERE region = 'KR'")
+    aum = aum.sort_values("aum_date").groupby("ticker").tail(1)
+    tr = warehouse.read_frame("SELECT ticker, date AS tracking_date, tracking_error_20d, premium_discount_avg_20d, "
+                              "premium_discount_pct AS premium_discount FROM etf_tracking WHERE region = 'KR'")
+    tr = tr.sort_values("tracking_date").groupby("ticker").tail(1)
+    h = warehouse.read_frame("SELECT etf_ticker AS ticker, as_of_date AS holdings_date, "
+                             "count(*) AS underlying_asset_count FROM etf_holdings WHERE region = 'KR' GROUP BY 1, 2")
+    h = h.sort_values("holdings_date").groupby("ticker").tail(1)
+    bars = warehouse.read_frame("SELECT ticker, date, volume, value FROM ohlcv_data "
+                                "WHERE region = 'KR' AND asset_type = 'ETF'")
+    recent = bars[bars["date"] > bars["date"].max() - dt.timedelta(days=30)]
+    vol = recent.groupby("ticker").agg(avg_daily_volume=("volume", "mean"), avg_daily_value=("value", "mean"))
+    out = warehouse.read_frame("SELECT ticker FROM etf_details WHERE region = 'KR'")
+    for part in (aum, tr, h):
+        out = out.merge(part, on="ticker", how="left")
+    return out.merge(vol.reset_index(), on="ticker", how="left").sort_values("ticker").reset_index(drop=True)
+
+
+def assert_latest_matches(warehouse) -> pd.DataFrame:
+    got = warehouse.read_frame(LATEST).reset_index(drop=True)
+    want = expected_latest(warehouse)
+    for col in ("aum_date", "tracking_date", "holdings_date"):
+        assert [str(d) if pd.notna(d) else None for d in got[col]] == \
+            [str(d) if pd.notna(d) else None for d in want[col]], col
+    for col in ("aum", "tracking_error_20d", "premium_discount_avg_20d", "premium_discount", "underlying_asset_count"):
+        assert np.allclose(got[col].astype(float), want[col].astype(float), equal_nan=True), col
+    for col in ("avg_daily_volume", "avg_daily_value"):   # numeric(20,2) / (24,2): rounded to cents
+        assert np.allclose(got[col].astype(float), want[col].astype(float), atol=0.006, rtol=0, equal_nan=True), col
+    return got
+
+
+def test_etf_details_latest_figures_follow_the_newest_rows(sim, loaded):
+    warehouse, older, newer = loaded, DAYS[-3], DAYS[-2]
+    # Set by the ohlcv writes alone (ETFs listed after these days have no bars: NULL).
+    assert assert_latest_matches(warehouse)["avg_daily_volume"].notna().sum() > 10
+    for asset in (etf.etf_aum, etf.etf_holdings):
+        assert run([asset], sim, warehouse, tags=range_tags(older, newer)).success
+    assert run([etf.etf_tracking], sim, warehouse, tags=range_tags(older, DAYS[-1])).success
+    got = assert_latest_matches(warehouse)
+    # ETFs listed after these days (the master is today's) have no figures; every other one has.
+    trading = set(warehouse.read_frame("SELECT ticker FROM etf_daily WHERE date = %s", (newer,))["ticker"])
+    have = got[got["ticker"].isin(trading)]
+    assert len(have) > 10 and got.loc[~got["ticker"].isin(trading), "aum"].isna().all()
+    assert {str(d) for d in have["aum_date"]} == {newer} and {str(d) for d in have["holdings_date"]} == {newer}
+    assert {str(d) for d in have["tracking_date"]} == {DAYS[-1]}
+    assert have["aum"].notna().all() and have["tracking_error_20d"].notna().all()
+    first = got.copy()
+    # Re-loading an older day must not roll the latest figures back to it.
+    for asset in (etf.etf_aum, etf.etf_holdings, etf.etf_tracking):
+        assert run([asset], sim, warehouse, partition_key=older).success
+    again = assert_latest_matches(warehouse)
+    pd.testing.assert_frame_equal(first, again)
+    old_aum = warehouse.read_frame("SELECT ticker, aum FROM etf_aum WHERE date = %s", (older,))
+    compared = old_aum.merge(again[["ticker", "aum"]], on="ticker", suffixes=("_old", "_latest"))
+    assert (compared["aum_old"] != compared["aum_latest"]).any()          # the days differ: a real check
+    # A newer day moves them forward, in the same transaction as its rows.
+    assert run([etf.etf_aum], sim, warehouse, partition_key=DAYS[-1]).success
+    moved = assert_latest_matches(warehouse)
+    assert {str(d) for d in moved.loc[moved["ticker"].isin(trading), "aum_date"]} == {DAYS[-1]}
+    # The seed's `etfs` view: one row per listed ETF, total_assets = latest AUM.
+    view = warehouse.read_frame("SELECT ticker, region, exchange, total_assets, tracking_error_20d, "
+                                "avg_daily_volume FROM etfs ORDER BY ticker")
+    listed = warehouse.read_frame("SELECT ticker FROM tickers WHERE region = 'KR' AND asset_type = 'ETF' "
+                                  "AND is_active ORDER BY ticker")
+    assert view["ticker"].tolist() == listed["ticker"].tolist() and view["ticker"].is_unique
+    assert set(view["region"]) == {"KR"} and set(view["exchange"]) == {"KOSPI"}
+    latest_aum = warehouse.read_frame("SELECT ticker, aum FROM etf_aum WHERE date = %s", (DAYS[-1],))
+    want = view[["ticker"]].merge(latest_aum, on="ticker", how="left")["aum"].astype(float)
+    assert view["total_assets"].notna().sum() == want.notna().sum() > 10   # (ETFs delisted since: not listed)
+    assert np.array_equal(view["total_assets"].to_numpy(), want.to_numpy(), equal_nan=True)
+    assert np.allclose(view["tracking_error_20d"], moved["tracking_error_20d"].astype(float), equal_nan=True)
+
+
+def test_weight_change_from_previous_pdf_day(sim, loaded):
+    warehouse, d1, d2, d3 = loaded, DAYS[-3], DAYS[-2], DAYS[-1]
+    query = ("SELECT etf_ticker, stock_ticker, weight, weight_change_from_prev FROM etf_holdings "
+             "WHERE as_of_date = %s")
+
+    def check(day, prev_day):
+        cur = warehouse.read_frame(query, (day,))
+        if prev_day is None:
+            assert cur["weight_change_from_prev"].isna().all()          # no earlier PDF day loaded
+            return cur
+        prev = warehouse.read_frame(query, (prev_day,))[["etf_ticker", "stock_ticker", "weight"]]
+        both = cur.merge(prev, on=["etf_ticker", "stock_ticker"], how="left", suffixes=("", "_prev"))
+        want = both["weight"] - both["weight_prev"]
+        assert np.allclose(both["weight_change_from_prev"], want, equal_nan=True, atol=1e-9)
+        assert (both["weight_change_from_prev"].isna() == want.isna()).all()
+        assert (want.dropna() != 0).any()                                   # weights do move day to day
+        return both
+
+    # Loaded out of order: d2 first (nothing before it), then d1, which makes d1 d2's previous day.
+    assert run([etf.etf_holdings], sim, warehouse, partition_key=d2).success
+    check(d2, None)
+    assert run([etf.etf_holdings], sim, warehouse, partition_key=d1).success
+    check(d1, None)
+    both = check(d2, d1)
+    kodex = both[(both["etf_ticker"] == "069500") & (both["stock_ticker"] == "005930")].iloc[0]
+    assert kodex["weight_change_from_prev"] == pytest.approx(kodex["weight"] - kodex["weight_prev"], abs=1e-9)
+    assert run([etf.etf_holdings], sim, warehouse, partition_key=d3).success
+    check(d3, d2)
+    # A line missing from the previous day has no change (NULL); re-loading that day fixes the next.
+    warehouse.execute("DELETE FROM etf_holdings WHERE as_of_date = %s AND etf_ticker = '069500' "
+                      "AND stock_ticker = '005930'", (d2,))
+    assert run([etf.etf_holdings], sim, warehouse, partition_key=d3).success
+    gap = warehouse.read_frame(query + " AND etf_ticker = '069500' AND stock_ticker = '005930'", (d3,))
+    assert gap["weight_change_from_prev"].isna().all()
+    assert run([etf.etf_holdings], sim, warehouse, partition_key=d2).success   # re-load restores d2 ...
+    check(d2, d1)
+    check(d3, d2)                                                             # ... and d3 follows it

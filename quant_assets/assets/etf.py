@@ -4,6 +4,12 @@
 - `etf_holdings`: the PDF of every ETF listed on D (one request per ETF: KRX has no bulk PDF).
 - `etf_tracking`: computed from `etf_daily` in PostgreSQL — no source request.
 - `etf_tracking_krx`: what KRX publishes (괴리율, 추적오차율), month by month, beside ours.
+
+Everything here is region KR. Each write of etf_aum, etf_holdings and etf_tracking runs
+`refresh_etf_latest('KR')` in its own transaction, so etf_details' latest-figure columns (aum,
+premium_discount*, tracking_error_*d, underlying_asset_count, ...) and the `etfs` view always
+equal the newest committed rows; holdings writes also keep `weight_change_from_prev` right for
+the day written and the next loaded day (sql/009).
 """
 
 
@@ -29,11 +35,13 @@ from quant_assets.calendar import (
 )
 from quant_assets.errors import SourceDataError, SourceUnavailableError
 from quant_assets.resources.krx import KRXClient
-from quant_assets.resources.warehouse import Warehouse
-from quant_assets.schemas.etf import EtfAumSchema, EtfHoldingsSchema, EtfTrackingSchema
+from quant_assets.resources.warehouse import Warehouse, refresh_etf_latest
+from quant_assets.schemas.etf import EtfAumSchema, EtfHoldingsSchema, EtfTrackingKrxSchema, EtfTrackingSchema
 from quant_assets.schemas.validation import validate
 from quant_assets.tracking import WINDOWS, tracking_panel, tracking_rows
 
+REGION = "KR"
+DATA_SOURCE = "KRX"
 AUM = dg.AssetKey("etf_aum")
 HOLDINGS = dg.AssetKey("etf_holdings")
 TRACKING = dg.AssetKey("etf_tracking")
@@ -56,7 +64,7 @@ def aum_frame(snapshot: pd.DataFrame, day: dt.date) -> pd.DataFrame:
                               ticker=first, field="INVSTASST_NETASST_TOTAMT")
     rows = snapshot[snapshot["aum"].notna()]
     return pd.DataFrame({
-        "date": rows["date"], "ticker": rows["ticker"], "aum": rows["aum"],
+        "date": rows["date"], "ticker": rows["ticker"], "region": REGION, "aum": rows["aum"],
         "nav_x_units": (rows["nav"] * rows["listed_units"]).round(),
         "units_x_close": rows["listed_units"] * rows["close"],
         "listed_units": rows["listed_units"],
@@ -75,13 +83,13 @@ def aum_frame(snapshot: pd.DataFrame, day: dt.date) -> pd.DataFrame:
 def etf_aum(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: Warehouse):
     def process_day(day: dt.date) -> list[DayResult]:
         frame = validate(EtfAumSchema, aum_frame(krx.etf_daily(day), day), dataset="etf_aum", date=str(day))
-        warehouse.replace_partition("etf_aum", frame, where={"date": day},
-                                    status=("etf_aum", day, "KRX MDCSTAT04301"))
+        warehouse.replace_partition("etf_aum", frame, where={"region": REGION, "date": day},
+                                    status=("etf_aum", day, "KRX MDCSTAT04301"), after=[refresh_etf_latest(REGION)])
         gap = (frame["aum"] / frame["nav_x_units"] - 1).abs()
         return [DayResult(AUM, frame, "KRX MDCSTAT04301 (INVSTASST_NETASST_TOTAMT)",
                           {"max_gap_vs_nav_x_units": float(gap.max()), "total_aum_krw": float(frame["aum"].sum())})]
 
-    yield from for_each_trading_day(context, warehouse, process_day, status_assets=["etf_aum"])
+    yield from for_each_trading_day(context, warehouse, process_day, status_assets=["etf_aum"], region=REGION)
 
 
 # -- holdings ---------------------------------------------------------------------------------
@@ -125,11 +133,12 @@ def holdings_frame(pdf: pd.DataFrame, etf: str, day: dt.date, known: set[str]) -
     weight = value / base * 100 if base > 0 else pd.Series(np.nan, index=pdf.index)
     rank = value.abs().rank(ascending=False, method="first", na_option="bottom").astype(int)
     return pd.DataFrame({
-        "as_of_date": day, "etf_ticker": etf, "constituent_code": pdf["constituent_code"],
+        "as_of_date": day, "etf_ticker": etf, "region": REGION, "stock_ticker": pdf["constituent_code"],
         "constituent_isin": pdf["constituent_isin"], "constituent_name": pdf["name"],
         "constituent_type": kinds, "market_id": pdf["market_id"].replace("", None),
-        "shares_per_cu": pdf["shares_per_cu"], "market_value": value.round(),
-        "weight_pct": weight.where(kinds != "FUTURES").round(4), "krx_weight_pct": pdf["weight_pct"], "rank": rank,
+        "shares": pdf["shares_per_cu"], "market_value": value.round(),
+        "weight": weight.where(kinds != "FUTURES").round(4), "krx_weight_pct": pdf["weight_pct"],
+        "rank_in_etf": rank, "data_source": DATA_SOURCE,
     })
 
 
@@ -145,7 +154,7 @@ def holdings_frame(pdf: pd.DataFrame, etf: str, day: dt.date, known: set[str]) -
     partitions_def=trading_day_partitions, backfill_policy=INGEST_POLICY, pool="krx",
 )
 def etf_holdings(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: Warehouse):
-    known = set(warehouse.read_frame("SELECT ticker FROM tickers")["ticker"])
+    known = set(warehouse.read_frame("SELECT ticker FROM tickers WHERE region = %s", (REGION,))["ticker"])
 
     def process_day(day: dt.date) -> list[DayResult]:
         universe = krx.etf_daily(day)[["ticker", "isin"]]
@@ -153,12 +162,14 @@ def etf_holdings(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: W
                  for row in universe.itertuples(index=False)]
         frame = validate(EtfHoldingsSchema, pd.concat(parts, ignore_index=True), dataset="etf_holdings",
                          date=str(day), key="etf_ticker")
-        warehouse.replace_partition("etf_holdings", frame, where={"as_of_date": day},
-                                    status=("etf_holdings", day, "KRX MDCSTAT05001"))
+        warehouse.replace_partition(
+            "etf_holdings", frame, where={"region": REGION, "as_of_date": day},
+            status=("etf_holdings", day, "KRX MDCSTAT05001"),
+            after=[("SELECT refresh_holdings_weight_change(%s, %s)", (REGION, day)), refresh_etf_latest(REGION)])
         return [DayResult(HOLDINGS, frame, f"KRX MDCSTAT05001 × {len(parts)} ETFs",
                           {"etf_count": len(parts), "stock_lines": int((frame["constituent_type"] == "STOCK").sum())})]
 
-    yield from for_each_trading_day(context, warehouse, process_day, status_assets=["etf_holdings"])
+    yield from for_each_trading_day(context, warehouse, process_day, status_assets=["etf_holdings"], region=REGION)
 
 
 # -- tracking ---------------------------------------------------------------------------------
@@ -192,30 +203,32 @@ def etf_tracking(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.
     days = [dt.date.fromisoformat(k) for k in context.partition_keys]
     start = previous_trading_days(days[0], max(WINDOWS) + 1)[0]
     history = warehouse.read_frame(
-        "SELECT date, ticker, close, nav, index_close FROM etf_daily WHERE date BETWEEN %s AND %s",
-        (start, days[-1]))
+        "SELECT date, ticker, close, nav, index_close FROM etf_daily WHERE region = %s AND date BETWEEN %s AND %s",
+        (REGION, start, days[-1]))
     if history.empty:
         raise SourceDataError("etf_tracking", "no etf_daily rows for these days; materialize etf_daily first",
                               date=str(days[0]))
     check_tracking_inputs(history, days)
-    multiple = warehouse.read_frame("SELECT ticker, multiple FROM etf_details").set_index("ticker")["multiple"]
+    multiple = warehouse.read_frame("SELECT ticker, multiple FROM etf_details WHERE region = %s",
+                                    (REGION,)).set_index("ticker")["multiple"]
     wide = {c: history.pivot(index="date", columns="ticker", values=c).astype(float)
             for c in ("nav", "close", "index_close")}
     known = multiple.reindex(wide["nav"].columns).fillna(1.0)
     panel = tracking_panel(wide["nav"], wide["close"], wide["index_close"], known)
-    rows = tracking_rows(panel, wide["nav"], days, known)
+    rows = tracking_rows(panel, wide["nav"], days, known).assign(region=REGION)
+    columns = list(EtfTrackingSchema.to_schema().columns)
     total = 0
     for day in days:
-        frame = validate(EtfTrackingSchema, rows[rows["date"] == day].reset_index(drop=True),
+        frame = validate(EtfTrackingSchema, rows.loc[rows["date"] == day, columns].reset_index(drop=True),
                          dataset="etf_tracking", date=str(day))
-        warehouse.replace_partition("etf_tracking", frame[list(EtfTrackingSchema.to_schema().columns)],
-                                    where={"date": day}, status=("etf_tracking", day, "etf_daily"))
+        warehouse.replace_partition("etf_tracking", frame, where={"region": REGION, "date": day},
+                                    status=("etf_tracking", day, "etf_daily"), after=[refresh_etf_latest(REGION)])
         total += len(frame)
     last = rows[rows["date"] == days[-1]]
     return dg.MaterializeResult(metadata={
         "dagster/row_count": total, "days": len(days),
         "dagster/column_schema": table_schema(last),
-        "median_tracking_error_250": float(last["tracking_error_250"].median()) if len(last) else None,
+        "median_tracking_error_250d": float(last["tracking_error_250d"].median()) if len(last) else None,
         "preview": dg.MetadataValue.md(last.head(5).to_markdown(index=False)),
         "etfs_without_multiple": int(multiple.reindex(wide["nav"].columns).isna().sum()),
     })
@@ -233,7 +246,8 @@ def etf_tracking(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.
     metadata={"dagster/table_name": "quant.public.etf_tracking_krx"},
 )
 def etf_tracking_krx(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: Warehouse) -> dg.MaterializeResult:
-    etfs = warehouse.read_frame("SELECT ticker, isin FROM tickers WHERE asset_type = 'ETF' AND isin IS NOT NULL")
+    etfs = warehouse.read_frame("SELECT ticker, isin FROM tickers WHERE region = %s AND asset_type = 'ETF' "
+                                "AND isin IS NOT NULL", (REGION,))
     total = 0
     for key in context.partition_keys:
         start = dt.date.fromisoformat(key)
@@ -254,9 +268,11 @@ def etf_tracking_krx(context: dg.AssetExecutionContext, krx: KRXClient, warehous
         frame = pd.concat(parts, ignore_index=True).rename(columns={
             "premium_discount_pct": "krx_premium_discount_pct", "multiple": "tracking_multiple",
             "tracking_error_pct": "krx_tracking_error_pct"})
-        frame = frame[["date", "ticker", "close", "nav", "krx_premium_discount_pct", "nav_change_pct",
-                       "index_change_pct", "tracking_multiple", "krx_tracking_error_pct"]]
-        total += warehouse.replace_partition("etf_tracking_krx", frame, where={"date": (start, end)})
+        frame = frame.assign(region=REGION)[[
+            "date", "ticker", "region", "close", "nav", "krx_premium_discount_pct", "nav_change_pct",
+            "index_change_pct", "tracking_multiple", "krx_tracking_error_pct"]]
+        frame = validate(EtfTrackingKrxSchema, frame, dataset="etf_tracking_krx", date=key)
+        total += warehouse.replace_partition("etf_tracking_krx", frame, where={"region": REGION, "date": (start, end)})
     return dg.MaterializeResult(metadata={"dagster/row_count": total, "etfs": len(etfs)})
 
 

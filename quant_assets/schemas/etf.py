@@ -85,3 +85,21 @@ class EtfTrackingSchema(RegionTickerModel):
         coerce = True
         strict = True
 
+
+
+class EtfTrackingKrxSchema(RegionTickerModel):
+    """KRX's own premium/discount and tracking-error figures (`etf_tracking_krx`), many days."""
+
+    date: Series[pa.DateTime]
+    close: Series[float] = pa.Field(gt=0, nullable=True)
+    nav: Series[float] = pa.Field(gt=0, nullable=True)
+    krx_premium_discount_pct: Series[float] = pa.Field(ge=-100, le=100, nullable=True)
+    nav_change_pct: Series[float] = pa.Field(nullable=True)
+    index_change_pct: Series[float] = pa.Field(nullable=True)
+    tracking_multiple: Series[float] = pa.Field(nullable=True)
+    krx_tracking_error_pct: Series[float] = pa.Field(ge=0, nullable=True)
+
+    class Config:
+        unique = ["ticker", "region", "date"]
+        coerce = True
+        strict = True
