@@ -439,13 +439,14 @@ def load_warehouse(database_url: str, simulator) -> Loaded:
     quarter = f"{days[-1][:4]}-{(int(days[-1][5:7]) - 1) // 3 * 3 + 1:02d}-01"
     step("reference", lambda: mat(["etf_list", "stock_list"]))
     step("ohlcv", lambda: mat(["ohlcv"], days[0], days[-1]))
-    # the indicators on ohlcv_data (ma5 … rsi_14) that the period bars' ma5_start … rsi_14_end read
+    step("ranges", lambda: mat(["adjustment_factors", "price_range_52w"], days[0], days[-1]))
+    # the indicators on ohlcv_data (ma5 … rsi_14, split-adjusted by adjustment_factors) that the
+    # period bars' ma5_start … rsi_14_end read
     step("technical_analysis", lambda: mat(["technical_analysis"], days[0], days[-1]))
     step("fundamentals", lambda: mat(["stock_fundamentals"], days[-2], days[-1]))
     step("etf_aum", lambda: mat(["etf_aum"], days[0], days[-1]))
     step("etf_holdings", lambda: mat(["etf_holdings"], days[-2], days[-1]))
     step("etf_tracking", lambda: mat(["etf_tracking"], days[0], days[-1]))
-    step("ranges", lambda: mat(["adjustment_factors", "price_range_52w"], days[0], days[-1]))
     step("factor_scores", lambda: mat(["factor_scores"], days[-1], days[-1]))
     step("ohlcv_monthly", lambda: mat(["ohlcv_monthly"], months[0], months[-1]))
     step("ohlcv_quarterly", lambda: mat(["ohlcv_quarterly"], key=quarter))
