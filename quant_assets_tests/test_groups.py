@@ -367,6 +367,14 @@ def test_groups_from_the_simulator_chain(sim, warehouse, monkeypatch):
     assert "005930" in kodex.index and set(holdings.index) <= set(kodex.index)
     for code, pct in holdings.items():
         assert kodex.loc[code, "weight"] == round(Decimal(str(pct)) / 100, 4)
+    # The YAML's liquidity filter, recomputed independently from the simulator's bars.
+    bars = warehouse.read_frame("SELECT ticker, date, value FROM ohlcv_data WHERE region = 'KR' AND ticker = ANY(%s)",
+                                (["005930", "000660", "005380", "035420", "051910"],))
+    mean20 = bars.sort_values("date").groupby("ticker").tail(20).groupby("ticker")["value"].mean()
+    liquid = set(mean20[mean20 >= 100_000_000_000].index)
+    assert 0 < len(liquid) < 5, mean20                   # the filter separates these five
+    got = set(members_of(g, "CUSTOM", "대형 유동주").index) if "대형 유동주" in set(g["name"]) else set()
+    assert got == liquid
     first = memberships(warehouse)
     assert run([groups.groups], sim, warehouse).success  # re-run: same rows, same ids
     pd.testing.assert_frame_equal(first, memberships(warehouse))
