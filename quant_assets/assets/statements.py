@@ -7,7 +7,8 @@ every period KIS keeps for that stock. So partitions are calendar quarters of *p
 (partition 2025-10-01 holds the periods ending 2025-10-01..12-31: FY2025 and its Q4), and a
 backfill of any length is one ranged run (BackfillPolicy.single_run) that fetches once. A
 refresh costs 6 x N requests (N ~ 2,700 listed KOSPI+KOSDAQ stocks -> ~16,200 requests,
-~15 min at the client's 19 req/s (measured 334 ms per stock), pool "kis"); the weekly schedule refreshes the two latest
+~15-17 min at the client's 19 req/s: measured 334 ms per stock on the small simulator, 374 ms
+on the full one (2,700 stocks); pool "kis"); the weekly schedule refreshes the two latest
 completed quarters (quarterly reports are due 45 days after the quarter, annual reports 90 days
 after the year end, so two quarters cover every filing lag): 52 x 16,200 ~ 842,000 requests a year.
 
@@ -103,7 +104,7 @@ def write(warehouse: Warehouse, frame: pd.DataFrame, partitions: list[dt.date]) 
                 "total assets/liabilities/equity, current assets/liabilities (KRW; KIS sends 억원), roe and "
                 "debt_ratio (%), eps, bps (KRW/share). QUARTERLY flows are the quarter's own (KIS reports them "
                 "year-to-date). Partition = calendar quarter of the period end. Cost: 6 requests per stock per "
-                "run whatever the range (~16,200 requests, ~15 min at 19 req/s for ~2,700 stocks); refreshed "
+                "run whatever the range (~16,200 requests, ~15-17 min at 19 req/s for ~2,700 stocks); refreshed "
                 "weekly (Saturday 06:00 KST) for the last two completed quarters, ~842,000 requests a year.",
 )
 def financial_statements(context: dg.AssetExecutionContext, kis: KISClient, warehouse: Warehouse):
