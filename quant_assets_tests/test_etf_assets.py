@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from quant_assets import checks
 from quant_assets.assets import etf, prices, reference
 from quant_assets.calendar import trading_days
 from quant_assets_tests.test_ingest_assets import failure_text, load_reference, range_tags, run
@@ -34,6 +35,11 @@ def test_aum_is_published_value_with_cross_checks(sim, loaded):
     assert np.allclose(rows["nav_x_units"].astype(float), nav_units.round(), rtol=0, atol=1)
     assert np.allclose(rows["units_x_close"].astype(float), rows["listed_units"] * rows["close"])
     assert (abs(rows["aum"] / nav_units - 1) < 0.01).all()  # KRX AUM ≈ NAV × units
+    # The asset checks read the same rows (region KR): full coverage, AUM agrees with NAV × units.
+    coverage = checks.AUM_COVERAGE(warehouse=warehouse)
+    assert coverage.passed and coverage.metadata["covered"].value == coverage.metadata["expected"].value == len(rows)
+    agree = checks.aum_matches_nav(warehouse=warehouse)
+    assert agree.passed and agree.metadata["etfs"].value == len(rows)
 
 
 def test_aum_not_yet_published_fails_with_reason(sim, loaded):
@@ -71,6 +77,8 @@ def test_holdings_both_directions_and_weights(sim, loaded):
         "SELECT etf_ticker, weight FROM etf_holdings WHERE stock_ticker = '005930' AND as_of_date = %s "
         "ORDER BY weight DESC", (DAYS[-1],))
     assert "069500" in set(holders["etf_ticker"])
+    coverage = checks.HOLDINGS_COVERAGE(warehouse=warehouse)
+    assert coverage.passed and coverage.metadata["covered"].value == etfs
 
 
 def test_holdings_weights_that_do_not_add_up_are_named(sim, loaded):
@@ -86,6 +94,7 @@ def test_holdings_weights_that_do_not_add_up_are_named(sim, loaded):
     with pytest.raises(SourceDataError) as err:
         etf.holdings_frame(pdf, "069500", dt.date.fromisoformat(day), known)
     assert err.value.ticker == "069500" and err.value.field == "COMPST_RTO" and err.value.date == day
+    assert err.value.region == "KR" and "region=KR" in str(err.value)
 
 
 def test_holdings_code_not_in_tickers(sim, loaded):
@@ -146,6 +155,9 @@ def test_krx_published_figures_reconcile(sim, loaded):
     cmp = loaded.read_frame("SELECT * FROM etf_tracking_comparison")
     assert len(cmp) > 0
     assert (cmp["premium_discount_gap"].astype(float).abs() <= 0.011).all()  # KRX rounds to 2 dp
+    assert set(cmp["region"]) == {"KR"}
+    check = checks.premium_matches_krx(warehouse=loaded)
+    assert check.passed and check.metadata["compared_rows"].value == len(cmp)
 
 
 def test_definitions_load():

@@ -60,7 +60,7 @@ def aum_frame(snapshot: pd.DataFrame, day: dt.date) -> pd.DataFrame:
     missing = snapshot["aum"].isna().mean()
     if missing > MAX_MISSING_AUM:
         first = snapshot.loc[snapshot["aum"].isna(), "ticker"].iloc[0]
-        raise SourceDataError("etf_aum", f"{missing:.0%} of ETFs have no AUM", date=day.isoformat(),
+        raise SourceDataError("etf_aum", f"{missing:.0%} of ETFs have no AUM", date=day.isoformat(), region=REGION,
                               ticker=first, field="INVSTASST_NETASST_TOTAMT")
     rows = snapshot[snapshot["aum"].notna()]
     return pd.DataFrame({
@@ -113,7 +113,7 @@ def constituent_type(pdf: pd.DataFrame) -> pd.Series:
 
 def holdings_frame(pdf: pd.DataFrame, etf: str, day: dt.date, known: set[str]) -> pd.DataFrame:
     """One ETF's PDF as typed rows with consistent weights; raises on what cannot be right."""
-    where = {"date": day.isoformat(), "ticker": etf}
+    where = {"region": REGION, "date": day.isoformat(), "ticker": etf}
     if pdf.empty:
         raise SourceDataError("etf_holdings", "empty PDF", field="output", **where)
     kinds = constituent_type(pdf)
@@ -179,13 +179,13 @@ def check_tracking_inputs(history: pd.DataFrame, days: list[dt.date]) -> None:
     bad_nav = today[~(today["nav"] > 0)]
     if len(bad_nav):
         row = bad_nav.iloc[0]
-        raise SourceDataError("etf_tracking", f"NAV is {row['nav']}", date=str(row["date"]), ticker=row["ticker"],
-                              field="nav")
+        raise SourceDataError("etf_tracking", f"NAV is {row['nav']}", region=REGION, date=str(row["date"]),
+                              ticker=row["ticker"], field="nav")
     prior = history.sort_values("date").groupby("ticker")["index_close"].shift(1)
     gap = history[history["date"].isin(days) & history["index_close"].isna() & prior.notna()]
     if len(gap):
         row = gap.iloc[0]
-        raise SourceDataError("etf_tracking", "benchmark level missing for a day after it was reported",
+        raise SourceDataError("etf_tracking", "benchmark level missing for a day after it was reported", region=REGION,
                               date=str(row["date"]), ticker=row["ticker"], field="index_close")
 
 
@@ -207,7 +207,7 @@ def etf_tracking(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.
         (REGION, start, days[-1]))
     if history.empty:
         raise SourceDataError("etf_tracking", "no etf_daily rows for these days; materialize etf_daily first",
-                              date=str(days[0]))
+                              region=REGION, date=str(days[0]))
     check_tracking_inputs(history, days)
     multiple = warehouse.read_frame("SELECT ticker, multiple FROM etf_details WHERE region = %s",
                                     (REGION,)).set_index("ticker")["multiple"]
