@@ -401,6 +401,8 @@ def loaded(database_url, simulator) -> Loaded:
 
 
 def load_warehouse(database_url: str, simulator) -> Loaded:
+    import os
+
     import dagster as dg
 
     from quant_assets.resources.kis import KISClient
@@ -409,7 +411,8 @@ def load_warehouse(database_url: str, simulator) -> Loaded:
 
     simulator.clear_faults()
     simulator.reset_sessions()
-    days = recent_trading_days(12)
+    # 12 trading days by default; QUANT_SEED_CONTRACT_DAYS=250 times the statements on a year of bars
+    days = recent_trading_days(int(os.environ.get("QUANT_SEED_CONTRACT_DAYS", "12")))
     state = Loaded(database_url, days)
     with psycopg.connect(database_url, autocommit=True) as conn:
         tables = [r[0] for r in conn.execute(
