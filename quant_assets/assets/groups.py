@@ -63,10 +63,10 @@ class GroupDataError(SourceDataError):
                  group: str | None = None, ticker: str | None = None, region: str | None = None,
                  date: str | None = None):
         where = ", ".join(f"{k} {v!r}" if k == "value" else f"{k} {v}"
-                          for k, v in (("group", group), ("region", region), ("value", value)) if v is not None)
+                          for k, v in (("group", group), ("value", value)) if v is not None)
         super().__init__(table, f"{column + ': ' if column else ''}{message}" + (f" ({where})" if where else ""),
-                         date=date, ticker=ticker, field=column)
-        self.table, self.column, self.value, self.group, self.region = table, column, value, group, region
+                         date=date, ticker=ticker, field=column, region=region)
+        self.table, self.column, self.value, self.group = table, column, value, group
 
 
 def environment() -> str:
