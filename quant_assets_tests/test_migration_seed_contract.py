@@ -180,7 +180,8 @@ SAME_ROWS = [
      "SELECT ticker, ex_date, factor, prior_close, base_price, reason FROM adjustment_factors WHERE region = 'KR'"),
     ("partition_status", "SELECT asset, partition_date, status, row_count, reason, source FROM partition_status",
      "SELECT asset, partition_date, status, row_count, reason, source FROM partition_status WHERE region = 'KR'"),
-    ("source_circuit", "SELECT * FROM source_circuit", "SELECT * FROM source_circuit"),
+    ("source_circuit", "SELECT source, open_until, reason, tripped_at FROM source_circuit",
+     "SELECT source, open_until, reason, tripped_at FROM source_circuit"),
     ("definition_groups",
      "SELECT group_id, group_type, name, description, source, 'DEFAULT', as_of_date FROM definition_groups",
      # sql/011 moved source and as_of_date into metadata (seed 003 has neither column)

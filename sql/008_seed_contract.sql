@@ -521,19 +521,19 @@ ALTER TABLE portfolio_transactions RENAME CONSTRAINT portfolio_transactions_fee_
 ALTER TABLE portfolio_transactions ALTER COLUMN transaction_type TYPE varchar(10);
 ALTER TABLE portfolio_transactions ALTER COLUMN shares TYPE numeric(15, 4);
 ALTER TABLE portfolio_transactions ALTER COLUMN price TYPE numeric(15, 4);
-ALTER TABLE portfolio_transactions ALTER COLUMN commission TYPE numeric(10, 4);
-ALTER TABLE portfolio_transactions ALTER COLUMN tax TYPE numeric(10, 4);
+ALTER TABLE portfolio_transactions ALTER COLUMN commission TYPE numeric(20, 4);  -- seed: (10,4); widened for KRW
+ALTER TABLE portfolio_transactions ALTER COLUMN tax TYPE numeric(20, 4);
 ALTER TABLE portfolio_transactions
     ADD COLUMN region     varchar(2) NOT NULL DEFAULT 'KR' REFERENCES regions (region),
     ADD COLUMN date       date,
-    ADD COLUMN slippage   numeric(10, 4) NOT NULL DEFAULT 0 CHECK (slippage >= 0),
+    ADD COLUMN slippage   numeric(20, 4) NOT NULL DEFAULT 0 CHECK (slippage >= 0),
     ADD COLUMN created_at timestamptz NOT NULL DEFAULT now();
 ALTER TABLE portfolio_transactions ALTER COLUMN region DROP DEFAULT;
 UPDATE portfolio_transactions SET date = (executed_at AT TIME ZONE 'Asia/Seoul')::date;
 ALTER TABLE portfolio_transactions ALTER COLUMN date SET NOT NULL;
 ALTER TABLE portfolio_transactions ALTER COLUMN executed_at DROP NOT NULL;
 ALTER TABLE portfolio_transactions
-    ADD COLUMN total_value numeric(15, 4) GENERATED ALWAYS AS (shares * price + commission + slippage) STORED,
+    ADD COLUMN total_value numeric(24, 4) GENERATED ALWAYS AS (shares * price + commission + slippage) STORED,
     ADD COLUMN cash_flow numeric GENERATED ALWAYS AS (
         CASE WHEN transaction_type = 'BUY' THEN -(shares * price + commission + slippage + tax)
              ELSE shares * price - commission - slippage - tax END) STORED;

@@ -373,11 +373,11 @@ COMMENT ON COLUMN definition_groups.updated_at IS 'Seed 003 timestamp (local tim
 COMMENT ON COLUMN definition_groups.metadata IS 'JSON extras: source of the membership and as_of_date (sql/011).';
 COMMENT ON COLUMN definition_groups.liquidity_filter IS 'JSON liquidity filter a YAML group applies (e.g. minimum traded value).';
 COMMENT ON COLUMN definition_groups.created_at IS 'When the group was created.';
-COMMENT ON COLUMN definition_groups.last_update IS 'When the membership was last rebuilt.';
+COMMENT ON COLUMN definition_groups.last_update IS 'When the group''s members last changed.';
 
 COMMENT ON TABLE group_memberships IS 'Members of each definition group (seed 003): symbol with an optional weight.';
 COMMENT ON COLUMN group_memberships.group_id IS 'definition_groups.id.';
-COMMENT ON COLUMN group_memberships.symbol IS 'Member symbol (canonical ticker; non-KR names may carry a region prefix such as US:).';
+COMMENT ON COLUMN group_memberships.symbol IS 'Member symbol: the canonical ticker of its region (region column), or an ISIN for foreign holdings with no region.';
 COMMENT ON COLUMN group_memberships.id IS 'Membership id.';
 COMMENT ON COLUMN group_memberships.metadata IS 'JSON extras per member.';
 COMMENT ON COLUMN group_memberships.added_at IS 'When the member was added.';
@@ -406,14 +406,14 @@ COMMENT ON COLUMN strategies.updated_at IS 'Last changed.';
 COMMENT ON COLUMN strategies.factor_weights IS 'Factor weights (JSON {factor_name: weight}).';
 COMMENT ON COLUMN strategies.constraints IS 'Portfolio constraints (JSON).';
 
-COMMENT ON TABLE backtest_results IS 'One row per backtest run. Returns, drawdown, volatility and win rate are fractions (0.12 = 12 %); capital in KRW.';
+COMMENT ON TABLE backtest_results IS 'One row per backtest run. Returns, drawdown, volatility and win rate are fractions (0.12 = 12 %); capital in the strategy''s local currency.';
 COMMENT ON COLUMN backtest_results.id IS 'Backtest id.';
 COMMENT ON COLUMN backtest_results.strategy_id IS 'strategies.id.';
 COMMENT ON COLUMN backtest_results.created_at IS 'When the run was recorded.';
 COMMENT ON COLUMN backtest_results.start_date IS 'First day simulated.';
 COMMENT ON COLUMN backtest_results.end_date IS 'Last day simulated.';
-COMMENT ON COLUMN backtest_results.initial_capital IS 'Starting capital, KRW.';
-COMMENT ON COLUMN backtest_results.final_capital IS 'Ending capital, KRW.';
+COMMENT ON COLUMN backtest_results.initial_capital IS 'Starting capital, local currency.';
+COMMENT ON COLUMN backtest_results.final_capital IS 'Ending capital, local currency.';
 COMMENT ON COLUMN backtest_results.total_return IS 'final_capital / initial_capital - 1 (fraction).';
 COMMENT ON COLUMN backtest_results.annual_return IS 'Annualised return (fraction).';
 COMMENT ON COLUMN backtest_results.sharpe_ratio IS 'Annualised Sharpe ratio.';
