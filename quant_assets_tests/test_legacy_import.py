@@ -120,7 +120,7 @@ CREATE TABLE global_market_indices (id INTEGER PRIMARY KEY AUTOINCREMENT, date T
 CREATE TABLE migration_history (migration_id INTEGER PRIMARY KEY AUTOINCREMENT, migration_version TEXT NOT NULL,
     migration_name TEXT NOT NULL, executed_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
 CREATE TABLE kelly_sizing (id INTEGER PRIMARY KEY AUTOINCREMENT, ticker TEXT NOT NULL, kelly_fraction REAL,
-    created_at TEXT);
+    created_at TEXT, state BLOB);
 CREATE TABLE filter_cache_stage0 (id INTEGER PRIMARY KEY AUTOINCREMENT, ticker TEXT NOT NULL, region TEXT NOT NULL,
     filter_date TEXT NOT NULL, market_cap_krw REAL, exchange_rate_to_krw REAL, UNIQUE(ticker, region, filter_date));
 CREATE TABLE kis_api_logs (id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TEXT NOT NULL, endpoint TEXT NOT NULL,
@@ -340,7 +340,7 @@ def build_spock_a(path) -> Truth:
     insert(db, "migration_history", dict(migration_version="20251015_001", migration_name="add_market_tier"))
     truth.row("migration_history", None)
     for raw, region in (("005930", "KR"), ("AAPL", "US")):
-        insert(db, "kelly_sizing", dict(ticker=raw, kelly_fraction=0.1, created_at=OLD))
+        insert(db, "kelly_sizing", dict(ticker=raw, kelly_fraction=0.1, created_at=OLD, state=b"\x00\xff"))
         truth.row("kelly_sizing", region)
         insert(db, "filter_cache_stage0", dict(ticker=raw, region=region, filter_date="2025-10-17",
                                                market_cap_krw=1e12, exchange_rate_to_krw=1.0))
@@ -575,6 +575,8 @@ def test_imported_values(warehouse, spock_a):
     assert lost["t"].tolist() == ["ACB", "ACB"] and set(lost["region"]) == {"VN"}
     logs = q("SELECT row FROM legacy_rows WHERE table_name = 'kis_api_logs' ORDER BY source_rowid")
     assert logs["row"].iloc[0]["tr_id"] == "HHDFS76240000" and logs["row"].iloc[0]["msg1"] == "정상처리 되었습니다."
+    kelly = q("SELECT region, row FROM legacy_rows WHERE table_name = 'kelly_sizing' ORDER BY source_rowid")
+    assert kelly["region"].tolist() == ["KR", "US"] and kelly["row"].iloc[0]["state"] == "\\x00ff"
 
 
 def test_second_import_changes_nothing(warehouse, spock_a):

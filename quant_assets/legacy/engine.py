@@ -77,6 +77,9 @@ class _Budget:
 def _stream(src: LegacySource, spec: Spec, last_key: list | None, batch_rows: int) -> Iterator[pd.DataFrame]:
     """Source rows after `last_key` in key order, in chunks of whole key groups."""
     cols = src.columns(spec.source)
+    if src.without_rowid(spec.source):
+        raise LegacyImportError(f"Spock table {spec.source} is a WITHOUT ROWID table, which no Spock version "
+                                "created: the file was changed by another tool; import refused")
     stamp = f'"{spec.stamp}"' if spec.stamp and spec.stamp in cols else "NULL"    # parsed only where keys repeat
     if spec.sql_key is None:
         cur = src.conn.execute(f'SELECT rowid AS _rowid, {stamp} AS _stamp, * FROM "{spec.source}" ORDER BY rowid')

@@ -125,6 +125,10 @@ class LegacySource:
     def columns(self, table: str) -> list[str]:
         return [r[1] for r in self.conn.execute(f'PRAGMA table_info("{table}")')]
 
+    def without_rowid(self, table: str) -> bool:
+        sql = self.conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+        return bool(sql and sql[0] and "WITHOUT ROWID" in sql[0].upper())
+
     def count(self, table: str) -> int:
         return self.conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
 

@@ -131,14 +131,27 @@ def archive_frame(source: pd.DataFrame, checksum: str, table: str, disposition: 
                   region: pd.Series, reason: pd.Series | None) -> pd.DataFrame:
     """legacy_rows rows for `source` (the original Spock columns only) — JSON built by pandas."""
     cols = [c for c in source.columns if not c.startswith("_")]
-    body = source[cols].to_json(orient="records", lines=True, force_ascii=False, date_format="iso",
+    data = source[cols].copy()
+    for c in data.columns:
+        if data[c].dtype == object:
+            data[c] = data[c].map(_json_safe)
+    body = data.to_json(orient="records", lines=True, force_ascii=False, date_format="iso",
                                 default_handler=str)
-    rows = body.splitlines() if len(source) else []
+    rows = body.rstrip("\n").split("\n") if len(source) else []      # JSON escapes \n inside strings
     return pd.DataFrame({
         "source_checksum": checksum, "table_name": table, "source_rowid": source["_rowid"].to_numpy(),
         "region": region.to_numpy(), "disposition": disposition,
         "reason": reason.to_numpy() if reason is not None else None, "row": rows,
     }, columns=ARCHIVE_COLUMNS)
+
+
+def _json_safe(value: object) -> object:
+    """jsonb holds no NUL character: BLOBs become '\\x<hex>' (PostgreSQL's bytea text form)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "\\x" + bytes(value).hex()
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "\\0")
+    return value
 
 
 def archive(conn: psycopg.Connection, frame: pd.DataFrame) -> int:
