@@ -394,10 +394,10 @@ add("s002_aum_targets_in", "002", "query",
     "Day 5 update_aum: f\"SELECT ticker, listed_shares FROM etf_details WHERE ticker IN ({placeholders})\"",
     params=_SAMPLE, extra={"template": "SELECT ticker, listed_shares FROM etf_details WHERE ticker IN ({placeholders})"})
 add("s002_aum_targets_all", "002", "query", "SELECT ticker, listed_shares FROM etf_details", "Day 5 update_aum")
-_GENERATED = ("etf_details.last_updated is GENERATED ALWAYS AS (updated_at) STORED in sql/008, so an UPDATE "
-              "that sets it fails (\"column last_updated can only be updated to DEFAULT\"). Fix (not an index/"
-              "view/function, so not in 016): make last_updated a plain timestamptz kept equal to updated_at "
-              "by a BEFORE INSERT OR UPDATE trigger (updated_at = COALESCE(NEW.last_updated, now()))")
+_GENERATED = ("etf_details.last_updated is GENERATED ALWAYS AS (updated_at) STORED (sql/008), so an UPDATE that "
+              "sets it fails (\"column last_updated can only be updated to DEFAULT\"). A column change, not an "
+              "index/view/function: a plain last_updated kept equal to updated_at by a BEFORE INSERT OR UPDATE "
+              "trigger (whichever of the two the writer changed wins) would let the seed's UPDATEs run verbatim")
 add("s002_update_aum", "002", "dml", _s("""
     UPDATE etf_details
     SET aum = ?, last_updated = ?
