@@ -27,7 +27,7 @@ TICKER_COLUMNS = ["ticker", "region", "symbol", "name", "name_eng", "exchange", 
 _DEFAULT_EXCHANGE = {"KR": "KOSPI"}     # KRX ETFs trade on the KOSPI board (Spock's and our convention)
 
 
-def _canonical(rows: Rows, raw: pd.Series, region: pd.Series) -> pd.Series:
+def _canonical(raw: pd.Series, region: pd.Series) -> pd.Series:
     out = []
     for r, g in zip(raw, region, strict=True):
         try:
@@ -37,11 +37,11 @@ def _canonical(rows: Rows, raw: pd.Series, region: pd.Series) -> pd.Series:
     return pd.Series(out, index=raw.index, dtype=object)
 
 
-def _ticker_rows(rows: Rows, ctx: Ctx, *, etf: bool) -> pd.DataFrame:
+def _ticker_rows(rows: Rows, *, etf: bool) -> pd.DataFrame:
     raw = rows.col("ticker")
     region = rows.text("region").str.upper()
     rows.reject("region_unknown", ~region.isin(symbols.REGIONS))
-    ticker = _canonical(rows, raw, region)
+    ticker = _canonical(raw, region)
     rows.reject("bad_symbol", ticker == "")
     rows.out["_region"] = region.where(region.isin(symbols.REGIONS), None)
     name = rows.text("name")
@@ -59,7 +59,7 @@ def _ticker_rows(rows: Rows, ctx: Ctx, *, etf: bool) -> pd.DataFrame:
         rows.col("delisting_date").map(values.to_date)
     active = rows.col("is_active").map(values.flag)
     raw_text = raw.map(lambda v: "" if values.is_missing(v) else str(v).strip())
-    out = pd.DataFrame({
+    return pd.DataFrame({
         "ticker": ticker, "region": region, "symbol": raw_text.where(raw_text != ticker, None),
         "name": name.fillna(ticker), "name_eng": rows.text("name_eng"), "exchange": exchange,
         "currency": currency, "asset_type": kind, "listing_date": listing, "delisting_date": delisting,
@@ -67,7 +67,6 @@ def _ticker_rows(rows: Rows, ctx: Ctx, *, etf: bool) -> pd.DataFrame:
         "lot_size": rows.num("lot_size"), "sector_code": rows.text("sector_code"),
         "market_tier": rows.text("market_tier"), "data_source": rows.text("data_source"),
     }, index=raw.index)
-    return out
 
 
 def _learn(out: pd.DataFrame, ctx: Ctx) -> None:
@@ -79,7 +78,7 @@ def _learn(out: pd.DataFrame, ctx: Ctx) -> None:
 
 def prepare_tickers(src: pd.DataFrame, ctx: Ctx) -> Prepared:
     rows = Rows(src)
-    out = _ticker_rows(rows, ctx, etf=False)
+    out = _ticker_rows(rows, etf=False)
     rows.out = pd.concat([rows.out, out], axis=1)
     _learn(rows.out, ctx)
     return rows.done()
@@ -158,7 +157,7 @@ def etf_details_spec(cols: list[str]) -> Spec:
 # -- etfs: both tables at once ------------------------------------------------------------------------
 def prepare_etfs(src: pd.DataFrame, ctx: Ctx) -> Prepared:
     rows = Rows(src)
-    tick = _ticker_rows(rows, ctx, etf=True)
+    tick = _ticker_rows(rows, etf=True)
     details = _etf_rows(rows, tick["ticker"], tick["region"], rows.col("name"))
     both = pd.concat([tick, details.drop(columns=["ticker", "region"]).add_prefix("etf__")], axis=1)
     rows.out = pd.concat([rows.out, both], axis=1)
