@@ -20,6 +20,7 @@ import pandas as pd
 
 from quant_assets.assets.reporting import log_partition, report_partitions
 from quant_assets.errors import MarketClosedError, SourceBlockedError, SourceDataError, SourceError
+from quant_assets.metadata import partition_metadata
 from quant_assets.resources.warehouse import Warehouse
 
 
@@ -69,15 +70,14 @@ def table_schema(frame: pd.DataFrame) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(name=c, type=str(t)) for c, t in frame.dtypes.items()])
 
 
-def day_metadata(result: DayResult, day: dt.date) -> dict:
-    frame = result.frame
+def day_metadata(result: DayResult, day: dt.date, warehouse: Warehouse | None = None, region: str = "KR") -> dict:
+    """Catalogue schema, formatted preview and plottable numbers (quant_assets/metadata.py)."""
     return {
-        "dagster/row_count": len(frame),
-        "dagster/column_schema": table_schema(frame),
+        **partition_metadata(result.asset_key, result.frame, day, region=region,
+                             url=warehouse.url() if warehouse is not None else None),
         "date": str(day),
         "source": result.source,
         "status": "loaded",
-        "preview": dg.MetadataValue.md(frame.head(5).to_markdown(index=False)) if len(frame) else "",
         **result.extra,
     }
 
@@ -134,5 +134,5 @@ def for_each_trading_day(
             failures.append(f"{key}: {exc}")
             context.log.error(f"{key}: {exc}")
             continue
-        land(key, [(result.asset_key, day_metadata(result, day)) for result in results])
+        land(key, [(result.asset_key, day_metadata(result, day, warehouse, region)) for result in results])
     yield from report_partitions(context, landed, failures, logged=stream)
