@@ -90,8 +90,11 @@ def _stream(src: LegacySource, spec: Spec, last_key: list | None, batch_rows: in
     keys = [f"_k{i}" for i in range(len(spec.sql_key))]
     inner = ", ".join(f"{e} AS {k}" for e, k in zip(spec.sql_key, keys, strict=True))
     where = f"WHERE ({', '.join(keys)}) > ({', '.join('?' * len(keys))})" if last_key else ""
+    # `_r` is the row's region, resolved once per row; key expressions refer to it.
+    region = f"{spec.region_sql} AS _r, " if spec.region_sql else ""
+    table = f'(SELECT rowid AS _rowid, {region}* FROM "{spec.source}")'
     cur = src.conn.execute(
-        f'SELECT * FROM (SELECT {inner}, {stamp} AS _stamp, rowid AS _rowid, * FROM "{spec.source}") {where} '
+        f"SELECT * FROM (SELECT {inner}, {stamp} AS _stamp, * FROM {table}) {where} "
         f"ORDER BY {', '.join(keys)}, _rowid", last_key or [])
     names = [d[0] for d in cur.description]
     width = len(keys)

@@ -67,8 +67,8 @@ def ohlcv_spec(cols: list[str]) -> Spec:
     reg = region_expr(cols)
     return Spec("ohlcv_data", "ohlcv_data", OHLCV_COLUMNS, prepare_ohlcv,
                 lambda conn, f: writer.insert_new(conn, "ohlcv_data", f),
-                key=["ticker", "region", "timeframe", "date"],
-                sql_key=[f"spock_symbol(ticker, {reg})", reg,
+                key=["ticker", "region", "timeframe", "date"], region_sql=reg,
+                sql_key=["spock_symbol(ticker, _r)", "_r",
                          f"spock_tf({'timeframe' if 'timeframe' in cols else 'NULL'})", "spock_date(date)"],
                 stamp="created_at" if "created_at" in cols else ("updated_at" if "updated_at" in cols else None))
 
@@ -114,8 +114,8 @@ def fundamentals_spec(cols: list[str]) -> Spec:
     ds = "data_source" if "data_source" in cols else "NULL"
     return Spec("ticker_fundamentals", "ticker_fundamentals", FUND_COLUMNS, prepare_fundamentals,
                 lambda conn, f: writer.insert_new(conn, "ticker_fundamentals", f),
-                key=["ticker", "region", "period_type", "date"],
-                sql_key=[f"spock_symbol(ticker, {reg})", reg, "spock_period(period_type)",
+                key=["ticker", "region", "period_type", "date"], region_sql=reg,
+                sql_key=["spock_symbol(ticker, _r)", "_r", "spock_period(period_type)",
                          f"spock_fund_date(period_type, {fy}, date, {ds})"],
                 stamp="created_at" if "created_at" in cols else None)
 
@@ -166,8 +166,8 @@ def statement_spec(table: str, cols: list[str]) -> Spec:
     return Spec(table, "ticker_fundamentals", columns, prepare,
                 lambda conn, f: writer.merge_fill(conn, "ticker_fundamentals", f,
                                                   ["ticker", "region", "period_type", "date"], touch=False),
-                key=["ticker", "region", "period_type", "date"],
-                sql_key=[f"spock_symbol(ticker, {reg})", reg, "spock_period(period_type)", "spock_date(fiscal_date)"],
+                key=["ticker", "region", "period_type", "date"], region_sql=reg,
+                sql_key=["spock_symbol(ticker, _r)", "_r", "spock_period(period_type)", "spock_date(fiscal_date)"],
                 stamp="created_at",
                 note=f"columns with no ticker_fundamentals home, not imported: {', '.join(unmapped)}" if unmapped
                 else None)

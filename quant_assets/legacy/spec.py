@@ -47,6 +47,7 @@ class Spec:
     write: Callable[[psycopg.Connection, pd.DataFrame], int] | None
     key: list[str] | None = None                   # target key: duplicates collapse to the latest row
     sql_key: list[str] | None = None               # SQLite expressions: keyset batches (None: one batch)
+    region_sql: str | None = None                  # SQLite expression of the row's region, as `_r` in sql_key
     stamp: str | None = None                       # source column that orders re-fetches
     finish: Callable[[pd.DataFrame], pd.DataFrame] | None = None   # after collapsing (e.g. ranks)
     note: str | None = None

@@ -148,4 +148,4 @@ def archive_spec(table: str, cols: list[str]) -> Spec:
             rows.out["_region"] = reg
         return rows.done()
 
-    return Spec(table, "legacy_rows", [], prepare, None, sql_key=["rowid"])
+    return Spec(table, "legacy_rows", [], prepare, None, sql_key=["_rowid"])
