@@ -45,7 +45,10 @@ def _report():
     yield
     if not RESULTS:
         return
-    out = ROOT / "artifacts" / "seed_contract.json"
+    import os
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")      # under xdist each worker writes its own cases
+    out = ROOT / "artifacts" / (f"seed_contract-{worker}.json" if worker else "seed_contract.json")
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"load": LOAD, "statements": RESULTS}, indent=1, default=str, ensure_ascii=False))
     lines = [f"{'id':<52} {'seed':<4} {'kind':<12} {'ms':>9}"]
@@ -439,7 +442,7 @@ def load_warehouse(database_url: str, simulator) -> Loaded:
         dg.materialize([asset_named(n) for n in names], resources=res, tags=tags, partition_key=key)
 
     months = sorted({d[:8] + "01" for d in days})
-    quarter = f"{days[-1][:4]}-{(int(days[-1][5:7]) - 1) // 3 * 3 + 1:02d}-01"
+    quarters = sorted({f"{d[:4]}-{(int(d[5:7]) - 1) // 3 * 3 + 1:02d}-01" for d in days})
     step("reference", lambda: mat(["etf_list", "stock_list"]))
     step("ohlcv", lambda: mat(["ohlcv"], days[0], days[-1]))
     step("ranges", lambda: mat(["adjustment_factors", "price_range_52w"], days[0], days[-1]))
@@ -452,7 +455,7 @@ def load_warehouse(database_url: str, simulator) -> Loaded:
     step("etf_tracking", lambda: mat(["etf_tracking"], days[0], days[-1]))
     step("factor_scores", lambda: mat(["factor_scores"], days[-1], days[-1]))
     step("ohlcv_monthly", lambda: mat(["ohlcv_monthly"], months[0], months[-1]))
-    step("ohlcv_quarterly", lambda: mat(["ohlcv_quarterly"], key=quarter))
+    step("ohlcv_quarterly", lambda: mat(["ohlcv_quarterly"], quarters[0], quarters[-1]))
     step("groups", lambda: mat(["groups"]))
     step("quant", lambda: load_quant(warehouse, days))
 
