@@ -350,7 +350,7 @@ add("s002_insert_or_replace_tickers", "002", "sqlite", _s("""
         currency = EXCLUDED.currency, asset_type = EXCLUDED.asset_type,
         listing_date = EXCLUDED.listing_date, is_active = EXCLUDED.is_active,
         created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at, data_source = EXCLUDED.data_source"""),
-    note="last_updated is generated from updated_at here, so the equivalent writes updated_at",
+    note="last_updated is kept equal to updated_at by a trigger here",
     # the seed's tuple for KODEX 200 (its test ETF), with the seed's constants
     params=("069500", "KODEX 200", None, "KRX", "KR", "KRW", "ETF", "2002-10-14", True,
             "2025-10-01T09:00:00", "2025-10-01T09:00:00", "KRX Data API"))
@@ -394,15 +394,10 @@ add("s002_aum_targets_in", "002", "query",
     "Day 5 update_aum: f\"SELECT ticker, listed_shares FROM etf_details WHERE ticker IN ({placeholders})\"",
     params=_SAMPLE, extra={"template": "SELECT ticker, listed_shares FROM etf_details WHERE ticker IN ({placeholders})"})
 add("s002_aum_targets_all", "002", "query", "SELECT ticker, listed_shares FROM etf_details", "Day 5 update_aum")
-_GENERATED = ("etf_details.last_updated is GENERATED ALWAYS AS (updated_at) STORED (sql/008), so an UPDATE that "
-              "sets it fails (\"column last_updated can only be updated to DEFAULT\"). A column change, not an "
-              "index/view/function: a plain last_updated kept equal to updated_at by a BEFORE INSERT OR UPDATE "
-              "trigger (whichever of the two the writer changed wins) would let the seed's UPDATEs run verbatim")
 add("s002_update_aum", "002", "dml", _s("""
     UPDATE etf_details
     SET aum = ?, last_updated = ?
-    WHERE ticker = ?"""), "Day 5 update_aum", params=(123_456_000_000, "2025-10-01T16:00:00", "069500"),
-    finding=_GENERATED, raises="GeneratedAlways")
+    WHERE ticker = ?"""), "Day 5 update_aum", params=(123_456_000_000, "2025-10-01T16:00:00", "069500"))
 add("s002_tracking_targets_in", "002", "query",
     "SELECT ticker FROM etf_details WHERE ticker IN (?,?,?,?,?)",
     "Day 6-7 update_tracking_error: f\"SELECT ticker FROM etf_details WHERE ticker IN ({placeholders})\"",
@@ -418,7 +413,7 @@ add("s002_update_tracking_error", "002", "dml", _s("""
         underlying_asset_count = ?,
         last_updated = ?
     WHERE ticker = ?"""), "Day 6-7 update_tracking_error",
-    params=(0.12, 0.10, 0.09, 0.08, 200, "2025-10-05T21:00:00", "069500"), finding=_GENERATED, raises="GeneratedAlways",
+    params=(0.12, 0.10, 0.09, 0.08, 200, "2025-10-05T21:00:00", "069500"),
     note="the seed's 'tracking error' is the mean premium/discount: premium_discount_avg_Nd here")
 add("s002_52w_high_low", "002", "sqlite", _s("""
     SELECT MAX(close) as high_52w, MIN(close) as low_52w
@@ -433,8 +428,7 @@ add("s002_52w_high_low", "002", "sqlite", _s("""
 add("s002_update_52w", "002", "dml", _s("""
     UPDATE etf_details
     SET week_52_high = ?, week_52_low = ?, last_updated = ?
-    WHERE ticker = ?"""), "Day 8 update_52w_high_low", params=(40000, 30000, "2025-10-01T17:00:00", "069500"),
-    finding=_GENERATED, raises="GeneratedAlways")
+    WHERE ticker = ?"""), "Day 8 update_52w_high_low", params=(40000, 30000, "2025-10-01T17:00:00", "069500"))
 add("s002_monitor_last_updated", "002", "query", _s("""
     SELECT MAX(last_updated)
     FROM etf_details"""), "Day 10 check_data_freshness")

@@ -10,6 +10,23 @@
 --     accepts both spellings in queries (timeframe = '1d' matches the stored 'D'), stores one;
 --   * where a seed names a column, that is its name; our additional columns keep theirs.
 
+-- == updated_at / last_updated ===================================================================
+-- Seed 004 names the modification time updated_at, seed 002 last_updated (its collector runs
+-- `UPDATE etf_details SET aum = ?, last_updated = ?`). Both columns exist on tickers,
+-- stock_details and etf_details and always hold the same value: whichever one a writer changes
+-- wins, and the other follows.
+CREATE FUNCTION sync_last_updated() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        NEW.updated_at := COALESCE(NEW.last_updated, NEW.updated_at, now());
+    ELSIF NEW.last_updated IS DISTINCT FROM OLD.last_updated THEN
+        NEW.updated_at := NEW.last_updated;
+    END IF;
+    NEW.last_updated := NEW.updated_at;
+    RETURN NEW;
+END $$;
+
 -- == regions and symbols ==========================================================================
 CREATE TABLE regions (
     region          varchar(2)  PRIMARY KEY,
@@ -85,7 +102,7 @@ ALTER TABLE tickers
     ADD COLUMN market_tier    text,
     ADD COLUMN data_source    text,
     ADD COLUMN created_at     timestamptz NOT NULL DEFAULT now(),
-    ADD COLUMN last_updated   timestamptz GENERATED ALWAYS AS (updated_at) STORED;
+    ADD COLUMN last_updated   timestamptz;                      -- seed 002's name: kept = updated_at
 UPDATE tickers SET currency = 'KRW', lot_size = 1, data_source = 'KRX';
 ALTER TABLE tickers ALTER COLUMN currency SET NOT NULL;
 ALTER TABLE tickers ADD PRIMARY KEY (ticker, region);
@@ -117,7 +134,7 @@ ALTER TABLE stock_details
     ADD COLUMN is_preferred    boolean,
     ADD COLUMN corp_code       varchar(8),
     ADD COLUMN created_at      timestamptz NOT NULL DEFAULT now(),
-    ADD COLUMN last_updated    timestamptz GENERATED ALWAYS AS (updated_at) STORED;
+    ADD COLUMN last_updated    timestamptz;
 ALTER TABLE stock_details ADD PRIMARY KEY (ticker, region);
 ALTER TABLE stock_details ADD CONSTRAINT stock_details_ticker_fkey
     FOREIGN KEY (ticker, region) REFERENCES tickers (ticker, region) ON DELETE CASCADE;
@@ -169,11 +186,20 @@ ALTER TABLE etf_details
     ADD COLUMN avg_daily_volume         numeric(20, 2),
     ADD COLUMN avg_daily_value          numeric(24, 2),
     ADD COLUMN created_at               timestamptz NOT NULL DEFAULT now(),
-    ADD COLUMN last_updated             timestamptz GENERATED ALWAYS AS (updated_at) STORED;
+    ADD COLUMN last_updated             timestamptz;
 UPDATE etf_details SET data_source = 'KRX';
 ALTER TABLE etf_details ADD PRIMARY KEY (ticker, region);
 ALTER TABLE etf_details ADD CONSTRAINT etf_details_ticker_fkey
     FOREIGN KEY (ticker, region) REFERENCES tickers (ticker, region) ON DELETE CASCADE;
+UPDATE tickers SET last_updated = updated_at;
+UPDATE stock_details SET last_updated = updated_at;
+UPDATE etf_details SET last_updated = updated_at;
+CREATE TRIGGER tickers_last_updated BEFORE INSERT OR UPDATE ON tickers
+    FOR EACH ROW EXECUTE FUNCTION sync_last_updated();
+CREATE TRIGGER stock_details_last_updated BEFORE INSERT OR UPDATE ON stock_details
+    FOR EACH ROW EXECUTE FUNCTION sync_last_updated();
+CREATE TRIGGER etf_details_last_updated BEFORE INSERT OR UPDATE ON etf_details
+    FOR EACH ROW EXECUTE FUNCTION sync_last_updated();
 CREATE INDEX idx_etf_details_category ON etf_details (category);
 -- seed 000's `etfs` indexes, on the table that holds the rows behind the `etfs` view
 CREATE INDEX idx_etfs_region ON etf_details (region);

@@ -29,7 +29,7 @@ COMMENT ON COLUMN tickers.sector_code IS 'Source sector/industry code where one 
 COMMENT ON COLUMN tickers.market_tier IS 'Board segment within the exchange (e.g. a KOSDAQ section); NULL when not published.';
 COMMENT ON COLUMN tickers.data_source IS 'Where the row came from: KRX, KIS, spock (legacy import).';
 COMMENT ON COLUMN tickers.created_at IS 'When the row was first inserted.';
-COMMENT ON COLUMN tickers.last_updated IS 'Generated: equal to updated_at (seed column name).';
+COMMENT ON COLUMN tickers.last_updated IS 'Seed 002''s name for updated_at: a trigger keeps both equal (a writer may set either).';
 
 COMMENT ON TABLE stock_details IS 'Static data of each stock (KRX MDCSTAT01901 for KR), one row per (ticker, region); sector from MDCSTAT03901.';
 COMMENT ON COLUMN stock_details.ticker IS 'Stock symbol (tickers.ticker).';
@@ -54,7 +54,7 @@ COMMENT ON COLUMN stock_details.is_spac IS 'Special-purpose acquisition company.
 COMMENT ON COLUMN stock_details.is_preferred IS 'Preferred share class.';
 COMMENT ON COLUMN stock_details.corp_code IS 'DART corporate code (8 digits) for filings; NULL when unknown.';
 COMMENT ON COLUMN stock_details.created_at IS 'When the row was first inserted.';
-COMMENT ON COLUMN stock_details.last_updated IS 'Generated: equal to updated_at (seed column name).';
+COMMENT ON COLUMN stock_details.last_updated IS 'Seed 002''s name for updated_at: a trigger keeps both equal (a writer may set either).';
 
 COMMENT ON TABLE etf_details IS 'Master data of each ETF (KRX MDCSTAT04601 for KR) plus the seed-002 latest figures kept current by refresh_etf_latest(region) from etf_aum, etf_tracking, price_range_52w, etf_holdings and ohlcv_data.';
 COMMENT ON COLUMN etf_details.ticker IS 'ETF symbol (tickers.ticker).';
@@ -107,7 +107,7 @@ COMMENT ON COLUMN etf_details.holdings_date IS 'Newest as_of_date of the ETF''s 
 COMMENT ON COLUMN etf_details.avg_daily_volume IS 'Mean daily traded volume (shares) over the last 30 calendar days of ohlcv_data.';
 COMMENT ON COLUMN etf_details.avg_daily_value IS 'Mean daily traded value in KRW over the same days.';
 COMMENT ON COLUMN etf_details.created_at IS 'When the row was first inserted.';
-COMMENT ON COLUMN etf_details.last_updated IS 'Generated: equal to updated_at (seed column name).';
+COMMENT ON COLUMN etf_details.last_updated IS 'Seed 002''s name for updated_at: a trigger keeps both equal (a writer may set either).';
 
 COMMENT ON TABLE ohlcv_data IS 'Raw (unadjusted) bars of every stock and ETF, local currency, partitioned by month of date; KR daily bars from KRX MDCSTAT01501 (stocks) and MDCSTAT04301 (ETFs). Split-adjusted prices: view ohlcv_adjusted. Indicator columns (sql/010) are written by technical_analysis.';
 COMMENT ON COLUMN ohlcv_data.date IS 'Trading day (exchange calendar of the region, e.g. XKRX).';
