@@ -265,10 +265,21 @@ class KISClient(SourceResource):
     def _usable(self, expires_at: float) -> bool:
         return expires_at - TOKEN_MARGIN_SECONDS > time.time()
 
-    def access_token(self, *, force_new: bool = False) -> str:
+    def access_token(self, *, force_new: bool = False, rejected: str | None = None) -> str:
         """Memory -> disk cache -> /oauth2/tokenP. EGW00133 (1/min) falls back to the cached token or
-        waits `token_retry_wait_seconds` and tries once more."""
+        waits `token_retry_wait_seconds` and tries once more.
+
+        `rejected` is the token KIS just refused: when another thread has already replaced it, that
+        replacement is returned instead of asking for yet another token (KIS issues one a minute,
+        so threads renewing one after the other would each wait a minute)."""
         with self._lock:
+            if rejected is not None:
+                if self._token and self._token != rejected and self._usable(self._token_expires_at):
+                    return self._token
+                if self._token == rejected:
+                    self._token = None
+                    self._delete_cache()
+                force_new = True
             if not force_new:
                 if self._token and self._usable(self._token_expires_at):
                     return self._token
@@ -357,10 +368,7 @@ class KISClient(SourceResource):
                 return self._send(path, tr_id, params, token, dataset, code)
             except SessionExpired as exc:
                 log.warning(f"KIS {self.env}: {exc.reason}; fetching a new token")
-            with self._lock:
-                self._token = None
-                self._delete_cache()
-            token = self.access_token(force_new=True)
+            token = self.access_token(rejected=token)
             try:
                 return self._send(path, tr_id, params, token, dataset, code)
             except SessionExpired as exc:

@@ -85,6 +85,27 @@ def test_expired_token_egw00123_reissued_once(rsim, make_kis):
         rsim.set_clock(None, 1.0)
 
 
+def test_threads_seeing_one_expired_token_renew_it_once(rsim, make_kis):
+    """Eight threads whose calls all meet EGW00123 share one new token: renewing once per thread
+    would meet KIS's one-token-a-minute limit and stall each later thread for a minute."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    try:
+        rsim.set_clock(kst(2024, 6, 20, 10, 0), 1.0)
+        a = make_kis()
+        a.stock_price("005930")
+        rsim.set_clock(kst(2024, 6, 22, 10, 0), 1.0)  # every in-flight call now carries an expired token
+        n0 = len(rsim.request_log)
+        started = time.monotonic()
+        with ThreadPoolExecutor(8) as pool:
+            prices = list(pool.map(lambda _: a.stock_price("005930").iloc[0]["price"], range(8)))
+        assert all(p > 0 for p in prices)
+        assert token_requests(rsim, n0) == 1
+        assert time.monotonic() - started < 30
+    finally:
+        rsim.set_clock(None, 1.0)
+
+
 def test_invalid_token_egw00121_reissued(rsim, make_kis):
     try:
         rsim.set_clock(kst(2024, 6, 20, 10, 0), 1.0)
