@@ -289,11 +289,11 @@ def tracking_numbers(frame: pd.DataFrame) -> dict:
 
 # -- chart of the largest ETFs ------------------------------------------------------------------
 _CHART_SQL = """
-WITH largest AS (
-    SELECT a.ticker, a.aum FROM etf_aum a
-     WHERE a.region = %(region)s
-       AND a.date = (SELECT max(date) FROM etf_aum WHERE region = %(region)s AND date <= %(day)s)
-     ORDER BY a.aum DESC NULLS LAST, a.ticker LIMIT %(top)s
+WITH largest AS (   -- published AUM of that day where loaded, else etf_daily's figure, else market cap
+    SELECT d.ticker, coalesce(a.aum, d.aum, d.market_cap) AS aum
+      FROM etf_daily d LEFT JOIN etf_aum a USING (ticker, region, date)
+     WHERE d.region = %(region)s AND d.date = %(day)s
+     ORDER BY 2 DESC NULLS LAST, d.ticker LIMIT %(top)s
 )
 SELECT t.date, t.ticker, coalesce(k.name, t.ticker) AS name, l.aum,
        t.premium_discount_pct, t.tracking_error_20d, t.tracking_error_60d
@@ -308,7 +308,8 @@ FONTS = ["NanumGothic", "NanumBarunGothic", "Noto Sans CJK KR", "DejaVu Sans"]
 
 def largest_etf_history(day: dt.date, *, region: str = "KR", top: int = 5, days: int = 120,
                         url: str | None = None) -> pd.DataFrame:
-    """etf_tracking of the `top` ETFs by the newest AUM on or before `day`, over `days` calendar days."""
+    """etf_tracking of the `top` ETFs by net assets on `day` (KRX's published AUM where loaded, else
+    market cap: AUM is published on D+1), over the `days` calendar days up to `day`."""
     params = {"region": region, "day": day, "top": top, "start": day - dt.timedelta(days=days)}
     with psycopg.connect(_url(url)) as conn:
         cur = conn.execute(_CHART_SQL, params)
@@ -369,7 +370,7 @@ def etf_chart(day: dt.date, *, region: str = "KR", top: int = 5, url: str | None
     history = largest_etf_history(day, region=region, top=top, url=url)
     if history.empty or history["premium_discount_pct"].isna().all():
         return None
-    png = chart_png(history, f"Largest {history['ticker'].nunique()} ETFs by AUM ({region}), to {day}")
+    png = chart_png(history, f"Largest {history['ticker'].nunique()} ETFs by net assets ({region}), to {day}")
     encoded = base64.b64encode(png).decode("ascii")
     return dg.MetadataValue.md(f"![premium/discount and tracking error of the largest ETFs](data:image/png;base64,"
                                f"{encoded})")

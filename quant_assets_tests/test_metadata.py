@@ -135,6 +135,18 @@ def test_tracking_numbers_and_chart_of_the_largest_etfs(sim, loaded):
     assert numbers["median_tracking_error_20d"].value == pytest.approx(
         float(frame["tracking_error_20d"].astype(float).median()), abs=1e-6)
     assert numbers["coverage_pct"].value == 100.0
+    # the ranged run reported each day with its own numbers; the newest day carries the chart
+    last = _materialization(result, "etf_tracking", DAYS[-1])
+    first = _materialization(result, "etf_tracking", DAYS[0])
+    # (from the frame written; the table rounds to numeric(10,4))
+    assert last["mean_premium_discount_pct"].value == pytest.approx(numbers["mean_premium_discount_pct"].value,
+                                                                     abs=1e-4)
+    assert last["dagster/row_count"].value == len(frame)
+    assert first["mean_premium_discount_pct"] != last["mean_premium_discount_pct"]
+    assert "largest_etfs_chart" in last and "largest_etfs_chart" not in first
+    assert {d.column_name for d in last["dagster/column_lineage"].column_lineage.deps_by_column["premium_discount_pct"]} == {
+        "close", "nav"}
+    assert last["dagster/column_schema"].schema.columns[0].description
 
     history = metadata.largest_etf_history(day, url=warehouse.url())
     top = warehouse.read_frame("SELECT ticker FROM etf_aum WHERE date = %s ORDER BY aum DESC, ticker LIMIT 5",

@@ -9,7 +9,15 @@ coordinator), then drives the UI in Debian's Chromium with Playwright:
 2. on the `ohlcv` asset page, *Materialize…* → partition `2024-03-05` (+ a priority tag)
    → *Launch 1 run*;
 3. the daemon dequeues and runs it; the run page reports success
-   (screenshot `artifacts/ui-materialized.png`) and `ohlcv_data` holds that day.
+   (screenshot `artifacts/ui-materialized.png`) and `ohlcv_data` holds that day;
+4. the `ohlcv` asset's Plots view draws its numeric metadata across the partitions loaded so far
+   (the sensors' five days and ours): row count, coverage_pct, traded_value_krw_bn
+   (screenshot `artifacts/ui-ohlcv-plots.png`);
+5. `etf_tracking`, materialized by the derived-refresh automation once `etf_daily` landed: its
+   newest partition's event shows the catalogue column schema, the formatted preview and the
+   chart of the largest ETFs as an image that really decoded in the browser
+   (`artifacts/ui-etf-tracking.png`), and its Checks view lists its asset checks with their
+   Korean descriptions (`artifacts/ui-etf-tracking-checks.png`).
 
 Playwright's own browser download is not used: `scripts/ensure_chromium.sh` installs Debian's
 `chromium`, which the test launches by path. The launch flags keep Chromium off the network
@@ -53,7 +61,7 @@ DONE = {"SUCCESS", "FAILURE", "CANCELED"}
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.timeout(900),  # over the suite's 600 s: server start + queue wait on a busy 2-core box
+    pytest.mark.timeout(1500),  # over the suite's 600 s: server start, queue wait, then the automation's runs
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent: run `bash scripts/ensure_chromium.sh` "
                                                      "(or `make test-ui`, which does)"),
 ]
@@ -64,6 +72,14 @@ query Runs($filter: RunsFilter) {
     __typename
     ... on Runs { results { runId status assetSelection { path } } }
     ... on PythonError { message }
+  }
+}
+"""
+MATERIALIZATIONS_QUERY = """
+query Materializations($key: AssetKeyInput!) {
+  assetOrError(assetKey: $key) {
+    __typename
+    ... on Asset { assetMaterializations(limit: 100) { partition metadataEntries { label } } }
   }
 }
 """
@@ -181,6 +197,77 @@ def _screenshot(page, name: str) -> Path:
     return path
 
 
+def _materialized(base: str, asset: str) -> dict[str, set[str]]:
+    """partition -> metadata labels of the asset's materializations (newest kept per partition)."""
+    data = _graphql(base, MATERIALIZATIONS_QUERY, {"key": {"path": [asset]}})["assetOrError"]
+    if data["__typename"] != "Asset":
+        return {}
+    out: dict[str, set[str]] = {}
+    for event in data["assetMaterializations"]:
+        out.setdefault(event["partition"], {e["label"] for e in event["metadataEntries"]})
+    return out
+
+
+def _wait_materialized(base: str, asset: str, label: str, *, partitions: int = 1, timeout: float = 300) -> list[str]:
+    """Partitions of `asset` whose newest materialization carries `label`, once there are enough."""
+    deadline = time.monotonic() + timeout
+    found: list[str] = []
+    while time.monotonic() < deadline:
+        found = sorted(k for k, labels in _materialized(base, asset).items() if label in labels)
+        if len(found) >= partitions:
+            return found
+        time.sleep(3)
+    pytest.fail(f"{asset}: {len(found)} partition(s) with metadata {label!r} within {timeout}s (wanted {partitions})")
+
+
+def _ohlcv_plots(page, base: str) -> None:
+    """The `ohlcv` overview's "Metadata plots": one chart per numeric metadata key over partitions."""
+    page.goto(f"{base}/assets/{ASSET}")
+    heading = page.get_by_text("Metadata plots", exact=True).first
+    heading.wait_for(timeout=UI_TIMEOUT_MS)
+    heading.scroll_into_view_if_needed()
+    for label in ("coverage_pct", "traded_value_krw_bn"):
+        page.get_by_text(label, exact=True).first.wait_for(timeout=UI_TIMEOUT_MS)
+    page.locator("canvas").first.wait_for(timeout=UI_TIMEOUT_MS)   # the charts are drawn on canvases
+    page.get_by_text("coverage_pct", exact=True).first.scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)
+    _screenshot(page, "ui-ohlcv-plots.png")
+    assert page.locator("canvas").count() >= 2
+
+
+def _etf_tracking(page, base: str, partition: str) -> None:
+    """The newest etf_tracking partition's event: schema, preview, and the chart image decoded."""
+    page.goto(f"{base}/assets/etf_tracking?view=events&partition={partition}")
+    page.get_by_text("largest_etfs_chart", exact=True).first.wait_for(timeout=UI_TIMEOUT_MS)
+    chart = page.locator("img[src^='data:image/png']").first
+    chart.wait_for(timeout=UI_TIMEOUT_MS)
+    chart.scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)
+    _screenshot(page, "ui-etf-tracking.png")
+    width = chart.evaluate("img => img.complete ? img.naturalWidth : 0")
+    assert width >= 500, f"the chart image did not decode in the browser (naturalWidth {width})"
+    for label in ("mean_premium_discount_pct", "median_tracking_error_20d", "coverage_pct"):
+        assert page.get_by_text(label, exact=True).count() >= 1, f"{label} not shown on the event"
+
+    page.goto(f"{base}/assets/etf_tracking?view=checks")
+    for name in ("premium_matches_krx", "fresh_on_krx_calendar"):
+        page.get_by_text(name, exact=True).first.wait_for(timeout=UI_TIMEOUT_MS)
+    page.get_by_text(re.compile("괴리율")).first.wait_for(timeout=UI_TIMEOUT_MS)  # Korean check description
+    page.wait_for_timeout(1000)
+    _screenshot(page, "ui-etf-tracking-checks.png")
+
+
+def _column_schema(page, base: str) -> None:
+    """Overview of `ohlcv`: the columns carry PostgreSQL's types and sql/014's comments."""
+    page.goto(f"{base}/assets/{ASSET}")
+    types = page.get_by_text("numeric(20,4)").first
+    types.wait_for(timeout=UI_TIMEOUT_MS)
+    types.scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)
+    _screenshot(page, "ui-ohlcv-columns.png")
+    assert page.get_by_text("float64", exact=True).count() == 0
+
+
 def _open_asset_graph(page, base: str) -> None:
     """Global lineage: wait for the group nodes, open `prices` until the `ohlcv` asset node shows."""
     page.goto(f"{base}/asset-groups")
@@ -250,6 +337,15 @@ def test_materialize_one_partition_from_the_ui(database_url, simulator):
                 page.get_by_text(run["status"].title(), exact=True).first.wait_for(timeout=UI_TIMEOUT_MS)
                 page.wait_for_timeout(1500)
                 _screenshot(page, "ui-materialized.png")
+                assert run["status"] == "SUCCESS", f"run {run['runId']} ended {run['status']}:\n{_tail(log)}"
+
+                # Plots need several partitions: ours plus the sensors' recent days.
+                _wait_materialized(base, ASSET, "coverage_pct", partitions=2)
+                _column_schema(page, base)
+                _ohlcv_plots(page, base)
+                # etf_tracking follows etf_daily through the derived-refresh automation sensor.
+                charted = _wait_materialized(base, "etf_tracking", "largest_etfs_chart", timeout=420)
+                _etf_tracking(page, base, charted[-1])
             finally:
                 browser.close()
         assert run["status"] == "SUCCESS", f"run {run['runId']} ended {run['status']}:\n{_tail(log)}"

@@ -39,6 +39,8 @@ from quant_assets.calendar import (
     trading_days,
     yearly_partitions,
 )
+from quant_assets.metadata import preview as preview_table
+from quant_assets.metadata import table_metadata
 from quant_assets.resources.warehouse import Warehouse, lock_partition
 
 OHLCV = dg.AssetKey("ohlcv")
@@ -55,11 +57,13 @@ def table_schema(*columns: tuple[str, str, str]) -> dg.TableSchema:
 
 def partition_metadata(table: str, row_count: int, preview: pd.DataFrame, schema: dg.TableSchema,
                        **extra) -> dict:
+    """Row count, the table's schema from the PostgreSQL catalogue (types and sql/014 comments, which
+    supersede the hand-written `schema`), column lineage and a formatted preview
+    (quant_assets/metadata.py); numeric `extra` values are plotted by Dagster across partitions."""
     return {
         "dagster/row_count": int(row_count),
-        "dagster/column_schema": schema,
-        "dagster/table_name": f"quant.public.{table}",
-        "preview": dg.MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "(no rows)"),
+        **table_metadata(table),
+        "preview": preview_table(preview),
         **extra,
     }
 

@@ -24,7 +24,6 @@ from quant_assets.assets.daily import (
     INGEST_POLICY,
     DayResult,
     for_each_trading_day,
-    table_schema,
 )
 from quant_assets.calendar import (
     TIMEZONE,
@@ -34,6 +33,7 @@ from quant_assets.calendar import (
     trading_days,
 )
 from quant_assets.errors import SourceDataError, SourceUnavailableError
+from quant_assets.metadata import etf_chart, partition_metadata
 from quant_assets.resources.krx import KRXClient
 from quant_assets.resources.warehouse import Warehouse, refresh_etf_latest
 from quant_assets.schemas.etf import EtfAumSchema, EtfHoldingsSchema, EtfTrackingKrxSchema, EtfTrackingSchema
@@ -224,12 +224,15 @@ def etf_tracking(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.
         warehouse.replace_partition("etf_tracking", frame, where={"region": REGION, "date": day},
                                     status=("etf_tracking", day, "etf_daily"), after=[refresh_etf_latest(REGION)])
         total += len(frame)
-    last = rows[rows["date"] == days[-1]]
+        # Per partition (plotted across days): schema, preview, coverage, mean P/D, median TE;
+        # the newest day also carries the chart of the largest ETFs (quant_assets/metadata.py).
+        meta = partition_metadata(TRACKING, frame, day, region=REGION, url=warehouse.url())
+        chart = etf_chart(day, region=REGION, url=warehouse.url()) if day == days[-1] else None
+        if chart is not None:
+            meta["largest_etfs_chart"] = chart
+        context.add_asset_metadata(meta, partition_key=day.isoformat())
     return dg.MaterializeResult(metadata={
-        "dagster/row_count": total, "days": len(days),
-        "dagster/column_schema": table_schema(last),
-        "median_tracking_error_250d": float(last["tracking_error_250d"].median()) if len(last) else None,
-        "preview": dg.MetadataValue.md(last.head(5).to_markdown(index=False)),
+        "rows_in_run": total, "days": len(days),
         "etfs_without_multiple": int(multiple.reindex(wide["nav"].columns).isna().sum()),
     })
 

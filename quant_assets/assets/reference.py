@@ -10,6 +10,7 @@ import dagster as dg
 import pandas as pd
 
 from quant_assets.calendar import TIMEZONE, now_kst
+from quant_assets.metadata import preview, table_metadata, table_of
 from quant_assets.resources.krx import KRXClient
 from quant_assets.resources.warehouse import Warehouse, refresh_etf_latest
 from quant_assets.schemas.reference import EtfDetailsSchema, StockDetailsSchema, TickerSchema
@@ -54,11 +55,12 @@ def ticker_rows(frame: pd.DataFrame, *, exchange: pd.Series | str, asset_type: s
 def _summary(context: dg.AssetExecutionContext, frame: pd.DataFrame, counts: dict, source: str) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(frame),
+        **table_metadata(table_of(context.asset_key)),  # etf_details / stock_details from the catalogue
         "listed": counts["listed"],
         "retired_today": counts["retired"],
         "source": source,
         "as_of": now_kst().isoformat(timespec="seconds"),
-        "preview": dg.MetadataValue.md(frame.head(5).to_markdown(index=False)),
+        "preview": preview(frame),
     })
 
 
