@@ -212,3 +212,22 @@ def test_the_same_symbol_in_two_regions_is_two_securities(warehouse):
     assert warehouse.sync_universe("STOCK", empty, "stock_details", details, region="US")["retired"] == 1
     active = warehouse.read_frame("SELECT region, is_active FROM tickers WHERE ticker = 'ACB' ORDER BY region")
     assert active.values.tolist() == [["US", False], ["VN", True]]
+
+
+@pytest.mark.parametrize(("region", "etf_ticker", "stock", "field"),
+                         [("US", "069500", "AAPL", "etf_ticker"), ("KR", "069500", "5930", "stock_ticker")])
+def test_holdings_symbols_are_checked_for_the_etfs_region(region, etf_ticker, stock, field):
+    from quant_assets.schemas.etf import EtfHoldingsSchema
+
+    lines = pd.DataFrame({
+        "as_of_date": [DAY] * 2, "etf_ticker": [etf_ticker] * 2, "region": [region] * 2,
+        "stock_ticker": [stock, "KRD010010001"], "constituent_isin": [None, None], "constituent_name": ["a", "cash"],
+        "constituent_type": ["STOCK", "CASH"], "market_id": [None, None], "shares": [10.0, None],
+        "market_value": [100.0, 5.0], "weight": [95.2381, 4.7619], "krx_weight_pct": [95.24, 4.76],
+        "rank_in_etf": [1, 2], "data_source": ["KRX"] * 2})
+    with pytest.raises(SourceDataError) as err:
+        validate(EtfHoldingsSchema, lines, dataset="etf_holdings", date=str(DAY), key="etf_ticker")
+    assert (err.value.region, err.value.ticker, err.value.field) == (region, etf_ticker, field)
+    # The cash line's source code is not a listed symbol and needs no canonical form.
+    ok = lines.assign(region="KR", etf_ticker="069500", stock_ticker=["005930", "KRD010010001"])
+    assert len(validate(EtfHoldingsSchema, ok, dataset="etf_holdings", date=str(DAY), key="etf_ticker")) == 2

@@ -142,6 +142,30 @@ def holdings_frame(pdf: pd.DataFrame, etf: str, day: dt.date, known: set[str]) -
     })
 
 
+PREVIOUS_WEIGHTS = """
+    SELECT h.etf_ticker, h.stock_ticker, h.weight AS previous_weight
+    FROM (SELECT e.etf_ticker,
+                 (SELECT max(x.as_of_date) FROM etf_holdings x
+                  WHERE x.etf_ticker = e.etf_ticker AND x.region = %(region)s AND x.as_of_date < %(day)s) AS day
+          FROM unnest(%(etfs)s::text[]) AS e (etf_ticker)) p
+    JOIN etf_holdings h ON h.region = %(region)s AND h.etf_ticker = p.etf_ticker AND h.as_of_date = p.day"""
+
+
+def with_weight_change(conn, frame: pd.DataFrame) -> pd.DataFrame:
+    """`weight_change_from_prev` of one day's lines: weight − the same line's weight on that ETF's
+    previous loaded PDF day (NULL: no earlier day, or not held then). Runs inside the write
+    transaction, under the holdings lock, so the previous day cannot change underneath it."""
+    if frame.empty:
+        return frame.assign(weight_change_from_prev=pd.Series(dtype=float))
+    day = pd.Timestamp(frame["as_of_date"].iloc[0]).date()
+    cur = conn.execute(PREVIOUS_WEIGHTS, {"region": REGION, "day": day,
+                                          "etfs": sorted(frame["etf_ticker"].unique())})
+    prev = pd.DataFrame(cur.fetchall(), columns=["etf_ticker", "stock_ticker", "previous_weight"])
+    merged = frame.merge(prev.astype({"previous_weight": float}), on=["etf_ticker", "stock_ticker"], how="left")
+    change = (merged["weight"] - merged["previous_weight"]).round(4)   # numeric(9,4), like the weights
+    return frame.assign(weight_change_from_prev=change.to_numpy())
+
+
 @dg.multi_asset(
     specs=[dg.AssetSpec(
         HOLDINGS, skippable=True, kinds={"postgres", "pandas"}, group_name="etf",
@@ -162,10 +186,13 @@ def etf_holdings(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: W
                  for row in universe.itertuples(index=False)]
         frame = validate(EtfHoldingsSchema, pd.concat(parts, ignore_index=True), dataset="etf_holdings",
                          date=str(day), key="etf_ticker")
+        # One lock per region: a day's change reads its neighbour, so neighbours are written in turn.
         warehouse.replace_partition(
             "etf_holdings", frame, where={"region": REGION, "as_of_date": day},
-            status=("etf_holdings", day, "KRX MDCSTAT05001"),
-            after=[("SELECT refresh_holdings_weight_change(%s, %s)", (REGION, day)), refresh_etf_latest(REGION)])
+            status=("etf_holdings", day, "KRX MDCSTAT05001"), prepare=with_weight_change,
+            lock=("etf_holdings", REGION),
+            after=[("SELECT refresh_holdings_weight_change(%s, %s, false)", (REGION, day)),
+                   refresh_etf_latest(REGION)])
         return [DayResult(HOLDINGS, frame, f"KRX MDCSTAT05001 × {len(parts)} ETFs",
                           {"etf_count": len(parts), "stock_lines": int((frame["constituent_type"] == "STOCK").sum())})]
 

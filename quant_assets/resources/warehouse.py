@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import contextmanager
 
 import pandas as pd
@@ -129,6 +129,8 @@ class Warehouse(ConfigurableResource):
         where: Mapping[str, object],
         status: tuple[str, dt.date, str] | None = None,
         after: Sequence[AfterSql] = (),
+        prepare: Callable[[psycopg.Connection, pd.DataFrame], pd.DataFrame] | None = None,
+        lock: object | None = None,
     ) -> int:
         """Atomically replace the rows matching `where` (column = value, or column BETWEEN a
         (first, last) tuple) with `frame`.
@@ -138,9 +140,14 @@ class Warehouse(ConfigurableResource):
         empty one) without it is refused rather than deleting the day of every region.
         `after` statements run in the same transaction after the COPY (summaries that must never
         disagree with the committed rows, e.g. `refresh_etf_latest(region)`); their failure rolls
-        the write back. `status` = (asset, partition date, source) records a 'loaded'
-        partition_status row for (asset, region, date) in the same transaction, so the status can
-        never claim rows that were rolled back.
+        the write back. `prepare(conn, frame)` runs in the transaction before the DELETE and returns
+        the frame to write: columns derived from *other* partitions (holdings' change against the
+        previous day) are computed from what is committed, under the lock. `lock` replaces the
+        advisory-lock key (default: table and `where`); writers whose derived columns read
+        neighbouring partitions pass a coarser key so neighbours are not rewritten concurrently.
+        `status` = (asset, partition date, source) records a 'loaded' partition_status row for
+        (asset, region, date) in the same transaction, so the status can never claim rows that were
+        rolled back.
         """
         where = dict(where)
         if self.has_region(table) and "region" not in where:
@@ -161,7 +168,9 @@ class Warehouse(ConfigurableResource):
                 conds.append(f"{col} = %s")
                 params.append(value)
         with self.connect() as conn, conn.transaction():
-            lock_partition(conn, table, where)
+            lock_partition(conn, table, where if lock is None else lock)
+            if prepare is not None:
+                frame = prepare(conn, frame)
             conn.execute(f"DELETE FROM {table} WHERE {' AND '.join(conds)}", params)
             copy_frame(conn, table, frame)
             run_after(conn, after)

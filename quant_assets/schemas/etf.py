@@ -6,7 +6,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from quant_assets.schemas.prices import REGION, RegionTickerModel, canonical_for_region
+from quant_assets.schemas.prices import CANONICAL_TICKER, REGION, RegionTickerModel
+from quant_assets.symbols import is_canonical
 
 CONSTITUENT_TYPES = ["STOCK", "ETF", "FUTURES", "CASH", "FOREIGN", "OTHER"]
 
@@ -20,6 +21,7 @@ class EtfAumSchema(RegionTickerModel):
 
     class Config:
         unique = ["ticker", "region", "date"]
+        canonical_for_region = CANONICAL_TICKER
         coerce = True
         strict = True
 
@@ -46,16 +48,15 @@ class EtfHoldingsSchema(pa.DataFrameModel):
 
     class Config:
         unique = ["etf_ticker", "region", "as_of_date", "stock_ticker"]
+        canonical_for_region = {"column": "etf_ticker"}
         coerce = True
         strict = True
 
-    @pa.dataframe_check(name="etf_ticker is canonical for its region")
-    def canonical_etf(cls, df: pd.DataFrame) -> Series[bool]:
-        return canonical_for_region(df, "etf_ticker")
-
     @pa.dataframe_check(name="stock_ticker of a listed holding is canonical for its region")
     def canonical_holding(cls, df: pd.DataFrame) -> Series[bool]:
-        return canonical_for_region(df, "stock_ticker", only=df["constituent_type"].isin(["STOCK", "ETF"]))
+        listed = df["constituent_type"].isin(["STOCK", "ETF"])
+        return pd.Series([not is_listed or is_canonical(r, t) for r, t, is_listed
+                          in zip(df["region"], df["stock_ticker"], listed, strict=True)], index=df.index)
 
     @pa.dataframe_check(name="stock market_value >= 0")
     def long_stocks(cls, df: pd.DataFrame) -> Series[bool]:
@@ -82,6 +83,7 @@ class EtfTrackingSchema(RegionTickerModel):
 
     class Config:
         unique = ["ticker", "region", "date"]
+        canonical_for_region = CANONICAL_TICKER
         coerce = True
         strict = True
 
@@ -101,5 +103,6 @@ class EtfTrackingKrxSchema(RegionTickerModel):
 
     class Config:
         unique = ["ticker", "region", "date"]
+        canonical_for_region = CANONICAL_TICKER
         coerce = True
         strict = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pandera.pandas as pa
+from pandera import extensions
 from pandera.typing import Series
 
 from quant_assets.symbols import REGIONS, is_canonical
@@ -19,27 +20,25 @@ from quant_assets.symbols import REGIONS, is_canonical
 TICKER = {"str_length": {"min_value": 6, "max_value": 6}}
 REGION = {"isin": list(REGIONS)}
 TIMEFRAMES = ["D"]          # daily bars are stored as 'D' (the column's default; '1d' matches it in SQL)
-CANONICAL_CHECK = "ticker is canonical for its region"
+@extensions.register_check_method(statistics=["column"], supported_types=pd.DataFrame)
+def canonical_for_region(df: pd.DataFrame, *, column: str) -> pd.Series:
+    """True where `column` is in the canonical symbol form of the row's `region`
+    (`symbols.is_canonical`). A registered check, used in each model's Config (failures read
+    "canonical_for_region(column=...)"), because pandera loses the names of inherited
+    `dataframe_check`s."""
+    return pd.Series([is_canonical(r, t) for r, t in zip(df["region"], df[column], strict=True)], index=df.index,
+                     dtype=bool)
 
 
-def canonical_for_region(df: pd.DataFrame, column: str = "ticker", region: str = "region",
-                         only: pd.Series | None = None) -> pd.Series:
-    """True where `column` is in the canonical symbol form of the row's `region` (rows outside
-    `only`, when given, pass)."""
-    ok = pd.Series([is_canonical(r, t) for r, t in zip(df[region], df[column], strict=True)], index=df.index,
-                   dtype=bool)
-    return ok if only is None else ok | ~only
+CANONICAL_TICKER = {"column": "ticker"}
 
 
 class RegionTickerModel(pa.DataFrameModel):
-    """Base of every region-keyed daily schema: a known region and a canonical ticker for it."""
+    """Base of every region-keyed schema: a known region and a ticker (each model's Config adds
+    `canonical_for_region = CANONICAL_TICKER`)."""
 
     ticker: Series[str]
     region: Series[str] = pa.Field(**REGION)
-
-    @pa.dataframe_check(name=CANONICAL_CHECK)
-    def canonical_ticker(cls, df: pd.DataFrame) -> Series[bool]:
-        return canonical_for_region(df)
 
 
 class OhlcvSchema(RegionTickerModel):
@@ -62,6 +61,7 @@ class OhlcvSchema(RegionTickerModel):
 
     class Config:
         unique = ["ticker", "region", "date", "timeframe"]
+        canonical_for_region = CANONICAL_TICKER
         coerce = True
         strict = True
 
@@ -88,5 +88,6 @@ class EtfDailySchema(RegionTickerModel):
 
     class Config:
         unique = ["ticker", "region", "date"]
+        canonical_for_region = CANONICAL_TICKER
         coerce = True
         strict = True
