@@ -42,7 +42,9 @@ The write is one transaction per day under the same per-partition advisory lock 
 ingest's `replace_partition`: COPY into a temporary table, one UPDATE ... FROM, and a check that
 every bar of D got its values (a day re-ingested in between fails the partition instead of
 leaving it half-updated). Re-ingesting a day resets its indicator columns (the ingest replaces the
-rows), and the automation condition re-runs this asset for that day.
+rows), and the automation condition re-runs this asset for that day. A corrected day is also in
+the windows of the days after it; like `price_range_52w`, those keep their values until they are
+re-run (backfill the range when history is corrected).
 """
 
 from __future__ import annotations
@@ -363,6 +365,7 @@ def run_days(conn: psycopg.Connection, region: str, days: list[dt.date], log=Non
             report.metadata[key] = partition_metadata(
                 "ohlcv_data", rows, result.head(5), TA_SCHEMA, date=key, region=region, ohlcv="loaded",
                 rows_updated=rows, coverage=dg.MetadataValue.json(cov), look_back_days=LOOKBACK,
+                coverage_ma20=cov["ma20"], coverage_ma200=cov["ma200"], coverage_macd=cov["macd"],
                 price_basis=f"split-adjusted to {key}", write_ms=round((time.perf_counter() - t3) * 1000, 1),
                 **per_day,
             )
