@@ -9,6 +9,7 @@ import pytest
 
 from quant_assets_tests.test_aggregates import (
     DAYS,
+    ETF_TICKER,
     PENNY_DAY,
     PENNY_TICKER,
     SHORT_DAYS,
@@ -125,6 +126,8 @@ def test_52_week_range_matches_independent_computation(warehouse, market):  # no
     from quant_assets.assets.ranges import adjustment_factors, price_range_52w
 
     day, early = DAYS[-1], DAYS[100]
+    warehouse.execute("INSERT INTO etf_details (ticker, region, isin, multiple) VALUES (%s, 'KR', %s, 1)",
+                      (ETF_TICKER, "KR7069500007"))
     dg.materialize([adjustment_factors], resources={"warehouse": warehouse}, tags=RANGE)
     result = dg.materialize([price_range_52w], resources={"warehouse": warehouse}, partition_key=day.isoformat())
     assert check_results(result) == {"valid_rows": True}
@@ -149,6 +152,13 @@ def test_52_week_range_matches_independent_computation(warehouse, market):  # no
     # the split inside the window leaves no phantom high: pre-split raw closes were 5x higher
     raw_max = market[(market["ticker"] == SPLIT_TICKER) & market["date"].isin(DAYS[-250:])]["close"].max()
     assert float(got.loc[SPLIT_TICKER, "high_close"]) < raw_max / 2
+
+    # the same transaction brought etf_details' seed-002 52-week figures up to the newest range
+    etf = warehouse.read_frame("SELECT week_52_high, week_52_low, week_52_date FROM etf_details "
+                               "WHERE ticker = %s AND region = 'KR'", (ETF_TICKER,)).iloc[0]
+    assert etf["week_52_date"] == day
+    assert etf["week_52_high"] == pytest.approx(float(got.loc[ETF_TICKER, "high_close"]))
+    assert etf["week_52_low"] == pytest.approx(float(got.loc[ETF_TICKER, "low_close"]))
 
     before = warehouse.read_frame("SELECT * FROM price_range_52w ORDER BY date, ticker")
     dg.materialize([price_range_52w], resources={"warehouse": warehouse}, partition_key=day.isoformat())
