@@ -6,7 +6,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from quant_assets.schemas.prices import CANONICAL_TICKER, REGION, RegionTickerModel
+from quant_assets.schemas.prices import REGION, RegionTickerModel
 from quant_assets.symbols import is_canonical
 
 CONSTITUENT_TYPES = ["STOCK", "ETF", "FUTURES", "CASH", "FOREIGN", "OTHER"]
@@ -21,7 +21,6 @@ class EtfAumSchema(RegionTickerModel):
 
     class Config:
         unique = ["ticker", "region", "date"]
-        canonical_for_region = CANONICAL_TICKER
         coerce = True
         strict = True
 
@@ -83,7 +82,6 @@ class EtfTrackingSchema(RegionTickerModel):
 
     class Config:
         unique = ["ticker", "region", "date"]
-        canonical_for_region = CANONICAL_TICKER
         coerce = True
         strict = True
 
@@ -103,6 +101,5 @@ class EtfTrackingKrxSchema(RegionTickerModel):
 
     class Config:
         unique = ["ticker", "region", "date"]
-        canonical_for_region = CANONICAL_TICKER
         coerce = True
         strict = True

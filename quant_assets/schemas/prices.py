@@ -23,7 +23,7 @@ TIMEFRAMES = ["D"]          # daily bars are stored as 'D' (the column's default
 @extensions.register_check_method(statistics=["column"], supported_types=pd.DataFrame)
 def canonical_for_region(df: pd.DataFrame, *, column: str) -> pd.Series:
     """True where `column` is in the canonical symbol form of the row's `region`
-    (`symbols.is_canonical`). A registered check, used in each model's Config (failures read
+    (`symbols.is_canonical`). A registered check used in Config (failures read
     "canonical_for_region(column=...)"), because pandera loses the names of inherited
     `dataframe_check`s."""
     return pd.Series([is_canonical(r, t) for r, t in zip(df["region"], df[column], strict=True)], index=df.index,
@@ -34,11 +34,14 @@ CANONICAL_TICKER = {"column": "ticker"}
 
 
 class RegionTickerModel(pa.DataFrameModel):
-    """Base of every region-keyed schema: a known region and a ticker (each model's Config adds
-    `canonical_for_region = CANONICAL_TICKER`)."""
+    """Base of every region-keyed schema: a known region and a ticker canonical for it. The check
+    lives in Config, which subclasses inherit (their own Config adds unique/coerce/strict)."""
 
     ticker: Series[str]
     region: Series[str] = pa.Field(**REGION)
+
+    class Config:
+        canonical_for_region = CANONICAL_TICKER
 
 
 class OhlcvSchema(RegionTickerModel):
@@ -61,7 +64,6 @@ class OhlcvSchema(RegionTickerModel):
 
     class Config:
         unique = ["ticker", "region", "date", "timeframe"]
-        canonical_for_region = CANONICAL_TICKER
         coerce = True
         strict = True
 
@@ -88,6 +90,5 @@ class EtfDailySchema(RegionTickerModel):
 
     class Config:
         unique = ["ticker", "region", "date"]
-        canonical_for_region = CANONICAL_TICKER
         coerce = True
         strict = True

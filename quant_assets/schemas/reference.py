@@ -6,7 +6,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from quant_assets.schemas.prices import CANONICAL_TICKER, RegionTickerModel
+from quant_assets.schemas.prices import RegionTickerModel
 from quant_assets.symbols import CURRENCY
 
 ASSET_TYPES = ["STOCK", "ETF", "ETN", "REIT", "PREFERRED", "INDEX", "ELW", "FUND", "OTHER"]
@@ -29,7 +29,6 @@ class TickerSchema(RegionTickerModel):
 
     class Config:
         unique = ["ticker", "region"]
-        canonical_for_region = CANONICAL_TICKER
         coerce = True
         strict = True
 
@@ -63,7 +62,6 @@ class EtfDetailsSchema(RegionTickerModel):
 
     class Config:
         unique = ["ticker", "region"]
-        canonical_for_region = CANONICAL_TICKER
         coerce = True
         strict = True
 
@@ -83,6 +81,5 @@ class StockDetailsSchema(RegionTickerModel):
 
     class Config:
         unique = ["ticker", "region"]
-        canonical_for_region = CANONICAL_TICKER
         coerce = True
         strict = True
