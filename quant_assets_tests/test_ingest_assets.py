@@ -165,6 +165,23 @@ def test_unusable_payload_names_dataset_and_date(sim, warehouse, fault):
     assert warehouse.read_frame("SELECT count(*) AS n FROM ohlcv_data")["n"].iloc[0] == 0
 
 
+def test_ranged_run_stops_at_the_first_authentication_failure(sim, warehouse):
+    """Persistent LOGOUT: the run stops on its first day instead of logging in again for every
+    remaining day (each KRX login kicks the account's other session); the days not attempted say so."""
+    sim.set_faults({"rules": [{"source": "krx", "fault": "logout", "times": None}]})
+    n0 = len(sim.request_log)
+    result = run([prices.daily_prices], sim, warehouse, tags=range_tags(DAYS[0], DAYS[-1]))
+    assert not result.success
+    logins = [e for e in list(sim.request_log)[n0:] if "MDCCOMS001D1" in str(e)]
+    assert len(logins) <= 2  # one login, one re-login after LOGOUT, then stop
+    status = warehouse.read_frame("SELECT partition_date, status, reason FROM partition_status "
+                                  "WHERE asset = 'ohlcv' ORDER BY partition_date")
+    assert [str(d) for d in status["partition_date"]] == DAYS
+    assert set(status["status"]) == {"source_error"}
+    assert all("not attempted" in r for r in status["reason"].iloc[1:])
+    assert warehouse.read_frame("SELECT count(*) AS n FROM ohlcv_data")["n"].iloc[0] == 0
+
+
 def test_holiday_is_recorded_as_market_closed(sim, warehouse):
     # 2024-10-01 was an ad-hoc KRX closure: the source dashes every price.
     result = run([prices.daily_prices], sim, warehouse, tags=range_tags("2024-09-30", "2024-10-02"))

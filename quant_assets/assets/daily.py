@@ -19,7 +19,13 @@ import dagster as dg
 import pandas as pd
 
 from quant_assets.assets.reporting import log_partition, report_partitions
-from quant_assets.errors import MarketClosedError, SourceBlockedError, SourceDataError, SourceError
+from quant_assets.errors import (
+    MarketClosedError,
+    SourceBlockedError,
+    SourceDataError,
+    SourceError,
+    SourceStopError,
+)
 from quant_assets.metadata import partition_metadata
 from quant_assets.resources.warehouse import Warehouse
 
@@ -120,13 +126,16 @@ def for_each_trading_day(
             land(key, [(asset_key, closed) for asset_key in context.selected_asset_keys])
             context.log.warning(str(exc))
             continue
-        except SourceBlockedError as exc:
+        except SourceStopError as exc:
+            # A ban or an authentication failure: every further request would make it worse, so
+            # the remaining days are recorded as not attempted, with the reason, and the run stops.
+            status = "blocked" if isinstance(exc, SourceBlockedError) else "source_error"
             for rest in keys[i:]:
                 for name in status_assets:
-                    warehouse.record_status(name, dt.date.fromisoformat(rest), "blocked", region=region,
-                                            reason=str(exc))
-            failures.extend(f"{rest}: blocked" for rest in keys[i:])
-            context.log.error(f"source blocked; {len(keys) - i} day(s) not attempted: {exc}")
+                    warehouse.record_status(name, dt.date.fromisoformat(rest), status, region=region,
+                                            reason=f"not attempted: {exc}" if rest != key else str(exc))
+            failures.extend(f"{rest}: {status}" for rest in keys[i:])
+            context.log.error(f"source stopped the run ({status}); {len(keys) - i} day(s) not attempted: {exc}")
             break
         except (SourceError, SourceDataError) as exc:
             for name in status_assets:
