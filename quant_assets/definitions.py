@@ -10,9 +10,18 @@ import os
 import dagster as dg
 
 from quant_assets import automation, checks, legacy_import
-from quant_assets.assets import aggregates, etf, factors, fundamentals, groups, prices, ranges, reference
-from quant_assets.assets import statements
-from quant_assets.assets import technical
+from quant_assets.assets import (
+    aggregates,
+    etf,
+    factors,
+    fundamentals,
+    groups,
+    prices,
+    ranges,
+    reference,
+    statements,
+    technical,
+)
 from quant_assets.resources.breaker import PostgresCircuitBreaker
 from quant_assets.resources.http import set_default_breaker
 from quant_assets.resources.kis import KISClient
