@@ -238,3 +238,21 @@ def test_reingested_day_resets_and_rerun_restores(loaded, simulator):
     assert stored(loaded, [day])["ma20"].isna().all()   # the ingest replaced the rows
     dg.materialize([technical_analysis], resources={"warehouse": loaded}, partition_key=day.isoformat())
     pd.testing.assert_frame_equal(first, stored(loaded, [day]))
+
+
+def test_day_without_bars_fails_alone(loaded):
+    from quant_assets.assets.technical import technical_analysis
+
+    missing = dt.date(2018, 7, 2)   # a trading day after the loaded span
+    days = [dt.date(2018, 6, 28), LOAD_LAST]
+    loaded.execute("UPDATE ohlcv_data SET ma20 = NULL WHERE date = ANY(%s)", (days,))
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([technical_analysis], resources={"warehouse": loaded}, raise_on_error=False,
+                            instance=instance, tags=range_tags(days[0], missing))
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.event_specific_data.error.message
+    assert "1 of 3 partition(s) failed" in message and "ohlcv for KR 2018-07-02 is not loaded" in message
+    # the other days are written and recorded as materialized partitions
+    assert instance.get_materialized_partitions(dg.AssetKey("technical_analysis")) == {d.isoformat() for d in days}
+    assert stored(loaded, days)["ma20"].notna().all()
