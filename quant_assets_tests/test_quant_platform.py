@@ -204,7 +204,7 @@ def test_other_regions_in_transactions_and_holdings(wh):
     ({"commission": [1_155.0, -1.0]}, "commission", -1.0),
     ({"slippage": [-0.5, 400.0]}, "slippage", -0.5),
     ({"tax": [0.0, -10.0]}, "tax", -10.0),
-    ({"tax": [0.0, 1_800_000.0]}, "tax", 1_800_000.0),               # NUMERIC(10,4) tops out below 1e6
+    ({"tax": [0.0, 1.8e16]}, "tax", 1.8e16),                         # NUMERIC(20,4) tops out below 1e16
     ({"price": [1e12, 80_000.0]}, "price", 1e12),                    # NUMERIC(15,4)
 ])
 def test_a_bad_transaction_row_is_named_and_nothing_is_written(wh, overrides, column, value):
