@@ -809,61 +809,8 @@ FROM partition_status
 GROUP BY asset, region, status;
 
 -- == latest ETF figures on etf_details (seed 002's collector columns) ==========================
--- Called by each asset that owns one of the figures, inside its write transaction, so the seed's
--- columns never disagree with the committed history. Cheap: one pass over each source's newest
--- rows per ETF (index-ordered DISTINCT ON over the last 40 days).
-CREATE FUNCTION refresh_etf_latest(p_region text DEFAULT 'KR') RETURNS void
-LANGUAGE sql AS $$
-    UPDATE etf_details d SET aum = a.aum, aum_date = a.date
-    FROM (SELECT DISTINCT ON (ticker) ticker, date, aum FROM etf_aum
-          WHERE region = p_region AND date >= (SELECT max(date) - 40 FROM etf_aum WHERE region = p_region)
-          ORDER BY ticker, date DESC) a
-    WHERE d.region = p_region AND d.ticker = a.ticker
-      AND (d.aum IS DISTINCT FROM a.aum OR d.aum_date IS DISTINCT FROM a.date);
-
-    UPDATE etf_details d SET
-        premium_discount = t.premium_discount_pct,
-        premium_discount_avg_20d = t.premium_discount_avg_20d,
-        premium_discount_avg_60d = t.premium_discount_avg_60d,
-        premium_discount_avg_120d = t.premium_discount_avg_120d,
-        premium_discount_avg_250d = t.premium_discount_avg_250d,
-        tracking_error_20d = t.tracking_error_20d,
-        tracking_error_60d = t.tracking_error_60d,
-        tracking_error_120d = t.tracking_error_120d,
-        tracking_error_250d = t.tracking_error_250d,
-        tracking_date = t.date
-    FROM (SELECT DISTINCT ON (ticker) * FROM etf_tracking
-          WHERE region = p_region AND date >= (SELECT max(date) - 40 FROM etf_tracking WHERE region = p_region)
-          ORDER BY ticker, date DESC) t
-    WHERE d.region = p_region AND d.ticker = t.ticker AND d.tracking_date IS DISTINCT FROM t.date;
-
-    UPDATE etf_details d SET week_52_high = r.high_close, week_52_low = r.low_close, week_52_date = r.date
-    FROM (SELECT DISTINCT ON (ticker) ticker, date, high_close, low_close FROM price_range_52w
-          WHERE region = p_region AND date >= (SELECT max(date) - 40 FROM price_range_52w WHERE region = p_region)
-          ORDER BY ticker, date DESC) r
-    WHERE d.region = p_region AND d.ticker = r.ticker
-      AND (d.week_52_date IS DISTINCT FROM r.date OR d.week_52_high IS DISTINCT FROM r.high_close
-           OR d.week_52_low IS DISTINCT FROM r.low_close);
-
-    UPDATE etf_details d SET underlying_asset_count = h.n, holdings_date = h.as_of_date
-    FROM (SELECT DISTINCT ON (etf_ticker) etf_ticker, as_of_date, n FROM (
-              SELECT etf_ticker, as_of_date, count(*) AS n FROM etf_holdings
-              WHERE region = p_region
-                AND as_of_date >= (SELECT max(as_of_date) - 40 FROM etf_holdings WHERE region = p_region)
-              GROUP BY etf_ticker, as_of_date) c
-          ORDER BY etf_ticker, as_of_date DESC) h
-    WHERE d.region = p_region AND d.ticker = h.etf_ticker
-      AND (d.holdings_date IS DISTINCT FROM h.as_of_date OR d.underlying_asset_count IS DISTINCT FROM h.n);
-
-    UPDATE etf_details d SET avg_daily_volume = v.vol, avg_daily_value = v.val
-    FROM (SELECT ticker, avg(volume)::numeric(20, 2) AS vol, avg(value)::numeric(24, 2) AS val
-          FROM ohlcv_data
-          WHERE region = p_region AND asset_type = 'ETF' AND timeframe = 'D'
-            AND date > (SELECT max(date) - 30 FROM ohlcv_data WHERE region = p_region AND asset_type = 'ETF')
-          GROUP BY ticker) v
-    WHERE d.region = p_region AND d.ticker = v.ticker
-      AND (d.avg_daily_volume IS DISTINCT FROM v.vol OR d.avg_daily_value IS DISTINCT FROM v.val);
-$$;
+-- refresh_etf_latest(region), called by the assets that own those figures inside their write
+-- transaction, is defined in sql/009 beside the holdings weight-change function it pairs with.
 
 -- == what the seeds' wrong names mean here =======================================================
 COMMENT ON COLUMN etf_details.tracking_error_20d IS

@@ -1,5 +1,5 @@
--- etf_holdings.weight_change_from_prev (seed 000), kept right by the holdings writer, and a
--- cheaper holdings section for refresh_etf_latest().
+-- etf_holdings.weight_change_from_prev (seed 000), kept right by the holdings writer, and
+-- refresh_etf_latest(), which keeps etf_details' seed-002 columns current.
 --
 -- The change is relative to *that ETF's* previous loaded PDF day, so writing day D can change two
 -- days: D itself, and the next loaded day of each ETF after D (a backfill that loads an older day
@@ -71,8 +71,12 @@ COMMENT ON COLUMN etf_holdings.weight_change_from_prev IS
     '(percentage points). NULL only when the ETF has no earlier loaded PDF day, the line was not held '
     'on that day, or the line has no weight (futures). Maintained by refresh_holdings_weight_change().';
 
--- refresh_etf_latest (sql/008) counted every holdings line of the last 40 days on each call (about
--- 2 s at 4.5M lines); the same figures come from each ETF's latest day alone. Other sections as in 008.
+-- refresh_etf_latest(region): the seed-002 "latest figure" columns of etf_details (aum,
+-- premium/discount and tracking-error means, 52-week range, constituent count, average volume and
+-- value), called by every asset that owns one of those figures inside its write transaction, so
+-- the seed's columns never disagree with the committed history. Each section reads only each
+-- ETF's newest rows (DISTINCT ON over the last 40 days; holdings from each ETF's latest day alone —
+-- counting every line of 40 days cost about 2 s at 4.5M lines).
 CREATE OR REPLACE FUNCTION refresh_etf_latest(p_region text DEFAULT 'KR') RETURNS void
 LANGUAGE sql AS $$
     UPDATE etf_details d SET aum = a.aum, aum_date = a.date
