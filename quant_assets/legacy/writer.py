@@ -11,12 +11,13 @@ scale; a value too large for it becomes NULL and is flagged), so a batch never f
 from __future__ import annotations
 
 import functools
-import io
 import json
 
 import numpy as np
 import pandas as pd
 import psycopg
+
+from quant_assets.resources.warehouse import copy_frame
 
 _INT_LIMITS = {"bigint": 2**63 - 1, "integer": 2**31 - 1, "smallint": 2**15 - 1}
 
@@ -62,25 +63,13 @@ def fit(frame: pd.DataFrame, types: dict[str, tuple[str, int | None, int | None]
     return flags
 
 
-def _copy(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> None:
-    out = frame.copy()
-    for col in out.columns:
-        s = out[col]
-        if pd.api.types.is_float_dtype(s) and s.dropna().mod(1).eq(0).all():
-            out[col] = s.astype("Int64")
-    buf = io.StringIO()
-    out.to_csv(buf, index=False, header=False, na_rep="", date_format="%Y-%m-%d")
-    with conn.cursor().copy(f"COPY {table} ({', '.join(map(q, frame.columns))}) FROM STDIN (FORMAT csv)") as cp:
-        cp.write(buf.getvalue())
-
-
 def stage(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> str:
     """A temporary table with `frame`'s columns typed as in `table`, filled by COPY."""
     tmp = f"_legacy_{table}"
     conn.execute(f"DROP TABLE IF EXISTS {tmp}")
     conn.execute(f"CREATE TEMP TABLE {tmp} ON COMMIT DROP AS SELECT {', '.join(map(q, frame.columns))} "
                  f"FROM {table} WITH NO DATA")
-    _copy(conn, tmp, frame)
+    copy_frame(conn, tmp, frame)
     return tmp
 
 

@@ -248,7 +248,7 @@ def copy_frame(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> Non
             out[col] = s.astype("Int64")
     buf = io.StringIO()
     out.to_csv(buf, index=False, header=False, na_rep="", date_format="%Y-%m-%d")
-    cols = ", ".join(frame.columns)
+    cols = ", ".join(f'"{c}"' for c in frame.columns)   # quoted: Spock tables have columns like "timestamp"
     with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)") as copy:
         copy.write(buf.getvalue())
 
