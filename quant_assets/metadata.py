@@ -251,7 +251,7 @@ def day_numbers(table: str, frame: pd.DataFrame, day: dt.date, *, region: str = 
     analytics the ETFs with a daily bar (`etf_daily`) that day.
     """
     n = len(frame)
-    values: dict[str, object] = {"rows": n}
+    values: dict[str, object] = {}   # the row count is dagster/row_count
     key = "etf_ticker" if table == "etf_holdings" else "ticker"
     written = sorted(frame[key].astype(str).unique()) if key in frame.columns and n else []
     params = {"region": region, "day": day, "written": written, "types": _UNIVERSE_TYPES.get(table)}

@@ -11,12 +11,12 @@ coordinator), then drives the UI in Debian's Chromium with Playwright:
 3. the daemon dequeues and runs it; the run page reports success
    (screenshot `artifacts/ui-materialized.png`) and `ohlcv_data` holds that day;
 4. the `ohlcv` asset's Plots view draws its numeric metadata across the partitions loaded so far
-   (the sensors' five days and ours): row count, coverage_pct, traded_value_krw_bn
+   (the sensors' days and ours): row count, traded value, median change, coverage
    (screenshot `artifacts/ui-ohlcv-plots.png`);
 5. `etf_tracking`, materialized by the derived-refresh automation once `etf_daily` landed: its
    newest partition's event shows the catalogue column schema, the formatted preview and the
-   chart of the largest ETFs as an image that really decoded in the browser
-   (`artifacts/ui-etf-tracking.png`), and its Checks view lists its asset checks with their
+   chart of the largest ETFs (`artifacts/ui-etf-tracking.png`); the chart's markdown dialog shows
+   the PNG, which really decoded in the browser (`artifacts/ui-etf-tracking-chart.png`); its Checks view lists its asset checks with their
    Korean descriptions (`artifacts/ui-etf-tracking-checks.png`).
 
 Playwright's own browser download is not used: `scripts/ensure_chromium.sh` installs Debian's
@@ -221,17 +221,29 @@ def _wait_materialized(base: str, asset: str, label: str, *, partitions: int = 1
 
 
 def _ohlcv_plots(page, base: str) -> None:
-    """The `ohlcv` overview's "Metadata plots": one chart per numeric metadata key over partitions."""
+    """`ohlcv` overview, Metadata section switched from Table to Plots, x axis = partitions: one chart
+    per numeric metadata key across the partitions materialized so far."""
     page.goto(f"{base}/assets/{ASSET}")
-    heading = page.get_by_text("Metadata plots", exact=True).first
-    heading.wait_for(timeout=UI_TIMEOUT_MS)
-    heading.scroll_into_view_if_needed()
-    for label in ("coverage_pct", "traded_value_krw_bn"):
-        page.get_by_text(label, exact=True).first.wait_for(timeout=UI_TIMEOUT_MS)
-    page.locator("canvas").first.wait_for(timeout=UI_TIMEOUT_MS)   # the charts are drawn on canvases
-    page.get_by_text("coverage_pct", exact=True).first.scroll_into_view_if_needed()
-    page.wait_for_timeout(1500)
-    _screenshot(page, "ui-ohlcv-plots.png")
+    search = page.get_by_placeholder("Filter metadata keys").first
+    try:
+        search.wait_for(timeout=UI_TIMEOUT_MS)
+    except Exception:
+        _screenshot(page, "ui-ohlcv-plots.png")
+        raise
+    search.scroll_into_view_if_needed()
+    page.get_by_role("button", name="Plots").first.click()
+    by_partition = page.get_by_role("button", name="Partitions")
+    if by_partition.count():
+        by_partition.first.click()
+    try:
+        # (coverage_pct is absent on days that landed before stock_list first filled `tickers`)
+        for label in ("median_change_pct", "traded_value_krw_bn", "dagster/row_count"):
+            page.get_by_text(label, exact=True).first.wait_for(timeout=UI_TIMEOUT_MS)
+        page.locator("canvas").first.wait_for(timeout=UI_TIMEOUT_MS)   # the charts are drawn on canvases
+        page.get_by_text("dagster/row_count", exact=True).first.scroll_into_view_if_needed()
+        page.wait_for_timeout(1500)
+    finally:
+        _screenshot(page, "ui-ohlcv-plots.png")
     assert page.locator("canvas").count() >= 2
 
 
@@ -239,18 +251,26 @@ def _etf_tracking(page, base: str, partition: str) -> None:
     """The newest etf_tracking partition's event: schema, preview, and the chart image decoded."""
     page.goto(f"{base}/assets/etf_tracking?view=events&partition={partition}")
     page.get_by_text("largest_etfs_chart", exact=True).first.wait_for(timeout=UI_TIMEOUT_MS)
-    chart = page.locator("img[src^='data:image/png']").first
-    chart.wait_for(timeout=UI_TIMEOUT_MS)
-    chart.scroll_into_view_if_needed()
+    page.get_by_text("mean_premium_discount_pct", exact=True).first.scroll_into_view_if_needed()
     page.wait_for_timeout(1000)
     _screenshot(page, "ui-etf-tracking.png")
-    width = chart.evaluate("img => img.complete ? img.naturalWidth : 0")
-    assert width >= 500, f"the chart image did not decode in the browser (naturalWidth {width})"
     for label in ("mean_premium_discount_pct", "median_tracking_error_20d", "coverage_pct"):
         assert page.get_by_text(label, exact=True).count() >= 1, f"{label} not shown on the event"
+    # A markdown value opens in a dialog: the chart is an <img> with a data: URI that must decode.
+    row = page.locator("tr", has_text="largest_etfs_chart").last
+    row.get_by_text("Show Markdown").first.click()
+    chart = page.get_by_role("dialog").locator("img[src^='data:image/png']").first
+    try:
+        chart.wait_for(timeout=UI_TIMEOUT_MS)
+        page.wait_for_timeout(1000)
+    finally:
+        _screenshot(page, "ui-etf-tracking-chart.png")
+    width = chart.evaluate("img => img.complete ? img.naturalWidth : 0")
+    assert width >= 500, f"the chart image did not decode in the browser (naturalWidth {width})"
+    page.keyboard.press("Escape")
 
     page.goto(f"{base}/assets/etf_tracking?view=checks")
-    for name in ("premium_matches_krx", "fresh_on_krx_calendar"):
+    for name in ("premium_matches_krx", "tracking_error_coverage"):
         page.get_by_text(name, exact=True).first.wait_for(timeout=UI_TIMEOUT_MS)
     page.get_by_text(re.compile("괴리율")).first.wait_for(timeout=UI_TIMEOUT_MS)  # Korean check description
     page.wait_for_timeout(1000)
@@ -339,8 +359,9 @@ def test_materialize_one_partition_from_the_ui(database_url, simulator):
                 _screenshot(page, "ui-materialized.png")
                 assert run["status"] == "SUCCESS", f"run {run['runId']} ended {run['status']}:\n{_tail(log)}"
 
-                # Plots need several partitions: ours plus the sensors' recent days.
-                _wait_materialized(base, ASSET, "coverage_pct", partitions=2)
+                # Plots need several partitions: ours plus the sensors' recent days. (Days that landed
+                # before stock_list filled `tickers` on first start have no coverage_pct: no universe.)
+                _wait_materialized(base, ASSET, "traded_value_krw_bn", partitions=2)
                 _column_schema(page, base)
                 _ohlcv_plots(page, base)
                 # etf_tracking follows etf_daily through the derived-refresh automation sensor.
