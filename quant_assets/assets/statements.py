@@ -26,6 +26,7 @@ import dagster as dg
 import pandas as pd
 
 from quant_assets.calendar import TIMEZONE
+from quant_assets.metadata import preview, table_metadata
 from quant_assets.resources import kis_finance as KF
 from quant_assets.resources.kis import KISClient
 from quant_assets.resources.warehouse import Warehouse, copy_frame, lock_partition
@@ -128,6 +129,8 @@ def financial_statements(context: dg.AssetExecutionContext, kis: KISClient, ware
                      f"{seconds:.1f}s")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(frame),
+        **table_metadata(TABLE, warehouse.url()),   # catalogue types + sql/014 comments
+        "preview": preview(frame),
         "stocks": len(tickers),
         "kis_requests": len(tickers) * REQUESTS_PER_STOCK,
         "ms_per_stock": round(1000 * seconds / len(tickers), 1),
