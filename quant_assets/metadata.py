@@ -337,6 +337,12 @@ def chart_png(history: pd.DataFrame, title: str) -> bytes:
             ax.grid(alpha=0.3)
             ax.tick_params(labelsize=7)
             ax.yaxis.label.set_size(8)
+        # Ticks on trading days only (at most 8), labelled month-day: never hours inside a day.
+        from matplotlib.dates import DateFormatter
+
+        days = sorted(pd.to_datetime(history["date"]).unique())
+        bottom.set_xticks(days[:: max(1, -(-len(days) // 8))])
+        bottom.xaxis.set_major_formatter(DateFormatter("%m-%d"))
         fig.autofmt_xdate()
         buf = io.BytesIO()
         fig.savefig(buf, format="png")
@@ -360,9 +366,12 @@ def _register_korean_fonts() -> None:
 
 def _font():
     import matplotlib
+    from matplotlib import font_manager
 
     _register_korean_fonts()
-    return matplotlib.rc_context({"font.family": FONTS})
+    # Only families that exist: matplotlib logs "findfont: … not found" for every glyph otherwise.
+    known = {f.name for f in font_manager.fontManager.ttflist}
+    return matplotlib.rc_context({"font.family": [f for f in FONTS if f in known] or ["DejaVu Sans"]})
 
 
 def etf_chart(day: dt.date, *, region: str = "KR", top: int = 5, url: str | None = None) -> dg.MetadataValue | None:
