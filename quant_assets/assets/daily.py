@@ -103,7 +103,8 @@ def for_each_trading_day(
     the moment it lands (progress in the UI, nothing lost if the run dies); a one-day run returns
     its result so the asset's checks run in the same run (assets/reporting.py). Failed, closed
     and blocked days are recorded in partition_status under `region` (the trading-day partitions
-    are the KRX calendar, hence the default KR).
+    are the KRX calendar, hence the default KR); a day already loaded keeps status `loaded` (its
+    rows are intact) and gets the failure in `last_error` (warehouse.record_status).
     """
     keys = list(context.partition_keys)
     stream = len(keys) > 1

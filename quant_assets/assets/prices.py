@@ -14,7 +14,7 @@ import pandas as pd
 from quant_assets.assets.daily import INGEST_POLICY, DayResult, for_each_trading_day
 from quant_assets.calendar import trading_day_partitions
 from quant_assets.resources.krx import KRXClient
-from quant_assets.resources.warehouse import Warehouse, refresh_etf_latest
+from quant_assets.resources.warehouse import PartitionWrite, Warehouse, refresh_etf_latest
 from quant_assets.schemas.prices import EtfDailySchema, OhlcvSchema
 from quant_assets.schemas.validation import validate
 
@@ -64,24 +64,27 @@ def daily_prices(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: W
     selected = context.selected_asset_keys
 
     def process_day(day: dt.date) -> list[DayResult]:
+        # Both frames are validated before anything is written, and both tables are written in
+        # one transaction: one snapshot feeds them, so a reader never sees a day's bars without
+        # its ETF rows (or the reverse), and a bad NAV leaves neither table with that day.
         key = day.isoformat()
         etfs = krx.etf_daily(day)
-        results = []
+        results, writes = [], []
+        where = {"region": REGION, "date": day}
         if OHLCV in selected:
             stocks = krx.stock_daily(day)
             frame = validate(OhlcvSchema, ohlcv_frame(stocks, etfs), dataset="ohlcv", date=key)
-            # avg_daily_volume/value of etf_details follow the ETF bars just written
-            warehouse.replace_partition("ohlcv_data", frame, where={"region": REGION, "date": day},
-                                        status=("ohlcv", day, "KRX MDCSTAT01501+MDCSTAT04301"),
-                                        after=[refresh_etf_latest(REGION)])
+            writes.append(PartitionWrite("ohlcv_data", frame, where=where,
+                                         status=("ohlcv", day, "KRX MDCSTAT01501+MDCSTAT04301")))
             results.append(DayResult(OHLCV, frame, "KRX MDCSTAT01501 (mktId=ALL) + MDCSTAT04301"))
         if ETF_DAILY in selected:
             frame = validate(EtfDailySchema, etfs.assign(region=REGION)[ETF_DAILY_COLUMNS], dataset="etf_daily",
                              date=key)
-            warehouse.replace_partition("etf_daily", frame, where={"region": REGION, "date": day},
-                                        status=("etf_daily", day, "KRX MDCSTAT04301"))
+            writes.append(PartitionWrite("etf_daily", frame, where=where, status=("etf_daily", day, "KRX MDCSTAT04301")))
             extra = {"aum_published": bool(frame["aum"].notna().any())}
             results.append(DayResult(ETF_DAILY, frame, "KRX MDCSTAT04301", extra))
+        # avg_daily_volume/value and the latest NAV/AUM of etf_details follow the rows just written
+        warehouse.replace_partitions(writes, after=[refresh_etf_latest(REGION)])
         return results
 
     names = [k.to_user_string() for k in sorted(selected)]

@@ -16,6 +16,7 @@ import datetime as dt
 import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import pandas as pd
 import psycopg
@@ -47,6 +48,27 @@ def month_start(day: dt.date) -> dt.date:
 
 def next_month(day: dt.date) -> dt.date:
     return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+@dataclass(frozen=True)
+class PartitionWrite:
+    """One table's part of an atomic write: replace the rows matching `where` with `frame`
+    (arguments as in `Warehouse.replace_partition`)."""
+
+    table: str
+    frame: pd.DataFrame
+    where: Mapping[str, object]
+    status: tuple[str, dt.date, str] | None = None
+    prepare: Callable[[psycopg.Connection, pd.DataFrame], pd.DataFrame] | None = None
+    lock: object | None = None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    write: PartitionWrite
+    where: dict
+    condition: str
+    params: list
 
 
 class Warehouse(ConfigurableResource):
@@ -149,7 +171,42 @@ class Warehouse(ConfigurableResource):
         (asset, region, date) in the same transaction, so the status can never claim rows that were
         rolled back.
         """
-        where = dict(where)
+        write = PartitionWrite(table, frame, where=where, status=status, prepare=prepare, lock=lock)
+        return self.replace_partitions([write], after=after)[table]
+
+    def replace_partitions(self, writes: Sequence[PartitionWrite], *, after: Sequence[AfterSql] = ()) -> dict[str, int]:
+        """`replace_partition` for several tables fed by one fetch, in ONE transaction.
+
+        One KRX snapshot feeds both `ohlcv_data` and `etf_daily`; written in two transactions a
+        reader (or a crash between them) sees a day with bars and no ETF rows. Here every table's
+        lock, DELETE + COPY and status row, then `after`, commit together or not at all. Locks are
+        taken in a fixed (table) order so two such writers cannot deadlock. Returns rows per table.
+        """
+        plans = [self._plan(w) for w in writes]
+        if len({p.write.table for p in plans}) != len(plans):
+            raise ValueError("replace_partitions: one write per table")
+        counts: dict[str, int] = {}
+        with self.connect() as conn, conn.transaction():
+            for plan in sorted(plans, key=lambda p: p.write.table):
+                w = plan.write
+                lock_partition(conn, w.table, plan.where if w.lock is None else w.lock)
+            for plan in plans:
+                w, frame = plan.write, plan.write.frame
+                if w.prepare is not None:
+                    frame = w.prepare(conn, frame)
+                conn.execute(f"DELETE FROM {w.table} WHERE {plan.condition}", plan.params)
+                copy_frame(conn, w.table, frame)
+                counts[w.table] = len(frame)
+                if w.status:
+                    record_status(conn, w.status[0], w.status[1], "loaded", region=str(plan.where.get("region", "KR")),
+                                  row_count=len(frame), source=w.status[2])
+            run_after(conn, after)
+        return counts
+
+    def _plan(self, write: PartitionWrite) -> _Plan:
+        """Resolve the region, create month partitions and build the DELETE condition (outside
+        the write transaction: partition DDL commits on its own and is idempotent)."""
+        table, frame, where = write.table, write.frame, dict(write.where)
         if self.has_region(table) and "region" not in where:
             regions = frame["region"].unique() if "region" in frame.columns else []
             if len(regions) != 1:
@@ -167,17 +224,7 @@ class Warehouse(ConfigurableResource):
             else:
                 conds.append(f"{col} = %s")
                 params.append(value)
-        with self.connect() as conn, conn.transaction():
-            lock_partition(conn, table, where if lock is None else lock)
-            if prepare is not None:
-                frame = prepare(conn, frame)
-            conn.execute(f"DELETE FROM {table} WHERE {' AND '.join(conds)}", params)
-            copy_frame(conn, table, frame)
-            run_after(conn, after)
-            if status:
-                record_status(conn, status[0], status[1], "loaded", region=str(where.get("region", "KR")),
-                              row_count=len(frame), source=status[2])
-        return len(frame)
+        return _Plan(write, where, " AND ".join(conds), params)
 
     def sync_universe(self, asset_type: str, tickers: pd.DataFrame, details_table: str,
                       details: pd.DataFrame, *, region: str, after: Sequence[AfterSql] = ()) -> dict[str, int]:
@@ -274,12 +321,29 @@ def upsert(conn: psycopg.Connection, table: str, frame: pd.DataFrame, *, key: Se
 
 def record_status(conn: psycopg.Connection, asset: str, day: dt.date, status: str, *, region: str,
                   reason: str | None = None, source: str | None = None, row_count: int | None = None) -> None:
+    """Record a partition's outcome; a failure never relabels a loaded partition.
+
+    'loaded' is written only by the transaction that committed the rows (replace_partitions), and
+    clears any earlier failure. Any other outcome (source_error, blocked, market_closed) of a day
+    whose rows are loaded wrote nothing, so the rows are intact: the row keeps status 'loaded',
+    its row_count, reason and source, and the failure goes to last_error / last_error_at. A day
+    that was never loaded takes the failure as its status: a failed fetch never looks like a
+    holiday, a loaded day never looks failed.
+    """
+    error = None if status == "loaded" else f"{status}: {reason}" if reason else status
+    keep = "(ps.status = 'loaded' AND EXCLUDED.status <> 'loaded')"
     conn.execute(
-        """INSERT INTO partition_status (asset, region, partition_date, status, row_count, reason, source,
-                                         updated_at)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, now())
-           ON CONFLICT (asset, region, partition_date) DO UPDATE SET status = EXCLUDED.status,
-               row_count = EXCLUDED.row_count, reason = EXCLUDED.reason, source = EXCLUDED.source,
-               updated_at = now()""",
-        (asset, region, day, status, row_count, reason, source),
+        f"""INSERT INTO partition_status AS ps (asset, region, partition_date, status, row_count, reason, source,
+                                               updated_at, last_error, last_error_at)
+           VALUES (%(asset)s, %(region)s, %(day)s, %(status)s, %(rows)s, %(reason)s, %(source)s, now(),
+                   %(error)s, CASE WHEN %(error)s::text IS NULL THEN NULL ELSE now() END)
+           ON CONFLICT (asset, region, partition_date) DO UPDATE SET
+               status = CASE WHEN {keep} THEN ps.status ELSE EXCLUDED.status END,
+               row_count = CASE WHEN {keep} THEN ps.row_count ELSE EXCLUDED.row_count END,
+               reason = CASE WHEN {keep} THEN ps.reason ELSE EXCLUDED.reason END,
+               source = CASE WHEN {keep} THEN ps.source ELSE EXCLUDED.source END,
+               updated_at = CASE WHEN {keep} THEN ps.updated_at ELSE now() END,
+               last_error = EXCLUDED.last_error, last_error_at = EXCLUDED.last_error_at""",
+        {"asset": asset, "region": region, "day": day, "status": status, "rows": row_count, "reason": reason,
+         "source": source, "error": error},
     )

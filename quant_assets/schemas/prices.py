@@ -51,7 +51,7 @@ class OhlcvSchema(RegionTickerModel):
     date: Series[pa.DateTime]
     timeframe: Series[str] = pa.Field(isin=TIMEFRAMES)
     asset_type: Series[str] = pa.Field(isin=["STOCK", "ETF"])
-    open: Series[float] = pa.Field(gt=0, nullable=True)
+    open: Series[float] = pa.Field(gt=0, nullable=True)     # NULL only on a no-trade day (checks below)
     high: Series[float] = pa.Field(gt=0, nullable=True)
     low: Series[float] = pa.Field(gt=0, nullable=True)
     close: Series[float] = pa.Field(gt=0)
@@ -66,6 +66,22 @@ class OhlcvSchema(RegionTickerModel):
         unique = ["ticker", "region", "date", "timeframe"]
         coerce = True
         strict = True
+
+    # open/high/low are NULL only under KRX's no-trade convention (0 with volume 0, stored as
+    # NULL by `ohlcv_frame`); a dash or a missing price on a day the security traded is bad input,
+    # not a gap to store. Whole-row checks because the exception depends on `volume`; each is
+    # named after its field so the error names it (schemas/validation.py).
+    @pa.dataframe_check(name="open priced when volume > 0")
+    def open_priced_when_traded(cls, df: pd.DataFrame) -> Series[bool]:
+        return df["open"].notna() | (df["volume"] == 0)
+
+    @pa.dataframe_check(name="high priced when volume > 0")
+    def high_priced_when_traded(cls, df: pd.DataFrame) -> Series[bool]:
+        return df["high"].notna() | (df["volume"] == 0)
+
+    @pa.dataframe_check(name="low priced when volume > 0")
+    def low_priced_when_traded(cls, df: pd.DataFrame) -> Series[bool]:
+        return df["low"].notna() | (df["volume"] == 0)
 
     @pa.dataframe_check(name="high >= low")
     def high_not_below_low(cls, df: pd.DataFrame) -> Series[bool]:

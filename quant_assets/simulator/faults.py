@@ -55,6 +55,8 @@ refused by `set` with a ValueError, so a spec never silently does nothing):
                 duplicate_ticker  the row appears twice
                 missing_field   the field is removed from the row
                 empty           the data list is empty (on a trading day)
+                no_trade        not a fault but KRX's own convention for a listed security that did
+                                not trade (e.g. suspended): open/high/low "0", volume and value "0"
               `ticker` picks the row (ISU_SRT_CD / COMPST_ISU_CD / stck_shrn_iscd), else the first row.
 Random rates only apply to data requests (KRX getJsonData, KIS quotations), never to login/token
 or control endpoints; rules apply wherever they match.
@@ -154,7 +156,8 @@ class FaultInjector:
             if r["fault"] in VARIANTS and r.get("variant", VARIANTS[r["fault"]][0]) not in VARIANTS[r["fault"]]:
                 raise ValueError(f"unknown {r['fault']} variant in {r}; one of {VARIANTS[r['fault']]}")
             if r["fault"] == "corrupt" and r.get("kind") not in (
-                    "dash_price", "negative_price", "high_lt_low", "duplicate_ticker", "missing_field", "empty"):
+                    "dash_price", "negative_price", "high_lt_low", "duplicate_ticker", "missing_field", "empty",
+                "no_trade"):
                 raise ValueError(f"unknown corrupt kind in {r}")
         for fam, rates in (spec.get("rates") or {}).items():
             if fam not in SUPPORTED:
@@ -316,4 +319,6 @@ def corrupt_rows(rows: list[dict], rules: list[dict], source: str) -> list[dict]
             rows.insert(pos + 1, dict(row))
         elif kind == "missing_field":
             row.pop(field, None)
+        elif kind == "no_trade" and fam == "krx":
+            row.update({k: "0" for k in ("TDD_OPNPRC", "TDD_HGPRC", "TDD_LWPRC", "ACC_TRDVOL", "ACC_TRDVAL")})
     return rows
