@@ -142,3 +142,17 @@ def test_replace_partitions_commits_all_tables_or_none(sim, warehouse):
         ], after=[refresh_etf_latest("KR")])
     assert warehouse.read_frame(OHLCV_SQL).equals(bars) and warehouse.read_frame(ETF_SQL).equals(etfs)
     assert statuses(warehouse, day) == before
+
+
+def test_status_report_counts_loaded_days_with_a_failed_rerun(sim, warehouse):
+    day = DAYS[0]
+    assert run([prices.daily_prices], sim, warehouse, partition_key=day).success
+    sim.set_faults({"rules": [{"source": "krx", "bld": "MDCSTAT01501", "fault": "corrupt", "kind": "dash_price",
+                               "ticker": "005930", "field": "TDD_CLSPRC"}]})
+    assert not run([prices.daily_prices], sim, warehouse, partition_key=day).success
+    report = warehouse.read_frame("SELECT status, partitions, with_error, latest_error FROM partition_status_report "
+                                  "WHERE asset = 'ohlcv' AND region = 'KR'")
+    assert len(report) == 1
+    row = report.iloc[0]
+    assert (row["status"], row["partitions"], row["with_error"]) == ("loaded", 1, 1)
+    assert row["latest_error"].startswith("source_error") and "005930" in row["latest_error"]
