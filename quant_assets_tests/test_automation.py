@@ -179,3 +179,21 @@ def test_single_missing_day_is_an_ordinary_partition_run():
     # Friday and the following Monday are consecutive trading days: one span, one run.
     assert automation.contiguous_spans([dt.date(2024, 3, 8), dt.date(2024, 3, 11)]) == [
         [dt.date(2024, 3, 8), dt.date(2024, 3, 11)]]
+
+
+def test_sensor_ticks_share_one_krx_login(frozen, warehouse):
+    """A sensor ticks every minute: its client leaves the KRX session to the next tick instead of
+    logging out and in again each time (a login per minute is the pattern KRX flags)."""
+    from quant_assets.resources.krx import LOGOUT_POST
+
+    sim, instance = frozen, dg.DagsterInstance.ephemeral()
+    start = len(sim.request_log)
+    load_reference(sim, warehouse)
+    assert any(LOGOUT_POST in str(e) for e in list(sim.request_log)[start:])   # a run logs out when it ends
+    sim.set_clock(at("2024-03-04T18:00:00"), speed=0)
+    n0 = len(sim.request_log)
+    for _ in range(3):
+        tick(automation.prices_published_sensor, sim, warehouse, instance, cursor="2024-02-29")
+    entries = [str(e) for e in list(sim.request_log)[n0:]]
+    assert sum("MDCCOMS001D1" in e for e in entries) <= 1
+    assert not any(LOGOUT_POST in e for e in entries)

@@ -229,13 +229,16 @@ class KRXClient(SourceResource):
             self._session = s
         return self._session
 
-    def close(self) -> None:
-        """Leave the shared session; the last holder logs out (so the next run does not kick it)."""
+    def close(self, *, keep_session: bool = False) -> None:
+        """Leave the shared session; the last holder logs out (so the next run does not kick it).
+
+        `keep_session` leaves the session in the store without logging out: a sensor tick's client
+        (every minute) hands it to the next tick instead of one login and one logout per tick."""
         with self._lock:
             if self._joined:
                 self._joined = False
                 try:
-                    last = self.session_store.leave(SOURCE, self.account, self._holder)
+                    last = self.session_store.leave(SOURCE, self.account, self._holder, keep=keep_session)
                 except Exception as exc:  # noqa: BLE001 - closing must not fail a finished run
                     log.warning(f"KRX: could not leave the shared session: {type(exc).__name__}: {exc}")
                     last = None
@@ -247,7 +250,8 @@ class KRXClient(SourceResource):
             self._gen = None
 
     def teardown_after_execution(self, context) -> None:  # dagster hook
-        self.close()
+        # A run logs out when it ends; a sensor tick (no run) leaves the session to the next tick.
+        self.close(keep_session=getattr(context, "dagster_run", None) is None)
 
     def _redact(self, text: str) -> str:
         for secret in (self.krx_pw, self.krx_id):

@@ -60,8 +60,10 @@ class SessionStore(Protocol):
         """Serialised per account. A session newer than generation `stale` is returned as is
         (False); otherwise `do_login()` runs under the lock, its cookies are stored (True)."""
 
-    def leave(self, source: str, account: str, holder: str) -> SharedSession | None:
-        """Unregister `holder`. If no other live holder remains, the session is removed from the
+    def leave(self, source: str, account: str, holder: str, *, keep: bool = False) -> SharedSession | None:
+        """Unregister `holder`. With `keep` the session stays for the next client (a sensor tick's
+        client leaves it to the next tick instead of logging out a minute before logging in again).
+        Otherwise, if no other live holder remains, the session is removed from the
         store and returned (the caller logs out with it); else None."""
 
     def drop(self, source: str, account: str, generation: int) -> None:
@@ -109,11 +111,13 @@ class InMemorySessionStore:
             self._sessions[key] = new
             return new, True
 
-    def leave(self, source, account, holder):
+    def leave(self, source, account, holder, *, keep=False):
         key = (source, account)
         with self._lock(key):
             holders = self._holders.setdefault(key, {})
             holders.pop(holder, None)
+            if keep:
+                return None
             now = time.monotonic()
             if any(now - seen < self.holder_live_seconds for seen in holders.values()):
                 return None
@@ -208,11 +212,13 @@ class PostgresSessionStore:
                 (source, account, Jsonb(cookies), gen, holder))
             return SharedSession(cookies, gen), True
 
-    def leave(self, source, account, holder):
+    def leave(self, source, account, holder, *, keep=False):
         with self._connect() as conn:
             self._lock(conn, source, account)
             conn.execute("DELETE FROM source_session_holders WHERE source = %s AND account = %s AND holder = %s",
                          (source, account, holder))
+            if keep:
+                return None
             others = conn.execute(
                 """SELECT count(*) FROM source_session_holders WHERE source = %s AND account = %s
                    AND seen_at > now() - make_interval(secs => %s)""",
