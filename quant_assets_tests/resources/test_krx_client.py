@@ -126,18 +126,24 @@ def test_threads_of_one_client_renew_the_session_once(rsim, make_krx):
 
 
 WORKER = """
-import sys
+import pathlib, sys, time
 from quant_assets.resources import InMemoryCircuitBreaker, KRXClient, PostgresSessionStore
-url, krx_url, user, pw, n = sys.argv[1:6]
+url, krx_url, user, pw, n, barrier, me = sys.argv[1:8]
 c = KRXClient(base_url=krx_url, krx_id=user, krx_pw=pw, requests_per_second=500, backoff_seconds=0.01)
 c = c.with_breaker(InMemoryCircuitBreaker()).with_session_store(PostgresSessionStore(url))
+# Both processes work at the same time (a process that finished before the other started would
+# rightly log out, and the other would rightly log in again): meet before the first call.
+pathlib.Path(barrier, me).touch()
+deadline = time.monotonic() + 60
+while len(list(pathlib.Path(barrier).iterdir())) < 2 and time.monotonic() < deadline:
+    time.sleep(0.05)
 for _ in range(int(n)):
     c.index_history("2024-01-02", "2024-01-05")
 c.close()
 """
 
 
-def test_two_real_processes_make_one_login(rsim, database_url):
+def test_two_real_processes_make_one_login(rsim, database_url, tmp_path):
     """Two OS processes on one account: today they kicked each other (281 login POSTs for 440
     calls measured at 220 calls each); now one login, every call answered, one logout."""
     import subprocess
@@ -147,7 +153,8 @@ def test_two_real_processes_make_one_login(rsim, database_url):
         conn.execute("DELETE FROM source_sessions; DELETE FROM source_session_holders")
     n0 = len(rsim.request_log)
     procs = [subprocess.Popen([sys.executable, "-c", WORKER, database_url, rsim.krx_url, KRX_USER, KRX_SECRET_PW,
-                               "40"], stderr=subprocess.PIPE, text=True) for _ in range(2)]
+                               "40", str(tmp_path), f"worker{i}"], stderr=subprocess.PIPE, text=True)
+             for i in range(2)]
     for p in procs:
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err[-2000:]
