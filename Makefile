@@ -30,12 +30,12 @@ test-ui: $(STAMP)
 	$(BIN)/pytest -m browser
 
 bench: $(STAMP)
-	$(BIN)/python -m quant_assets.bench
+	$(BIN)/python -m benchmarks.bench
 
 # Backfill wall time (ranged vs one run per day) and sensor-to-done latency through the real
 # daemon (`quant up` on ports 3410-3411/8810-8811; about half an hour).
 bench-ops: $(STAMP)
-	$(BIN)/python -m quant_assets.bench_ops
+	$(BIN)/python -m benchmarks.bench_ops
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,4 +1,4 @@
-"""Benchmarks: `python -m quant_assets.bench [--quick] [--out artifacts/bench.json]` (`make bench`).
+"""Benchmarks: `python -m benchmarks.bench [--quick] [--out artifacts/bench.json]` (`make bench`).
 
 Four measurements, printed as a table and written as JSON:
 
@@ -962,7 +962,7 @@ def run(scale: Scale, sections: Sequence[str], keep_db: bool = False) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m quant_assets.bench", description=__doc__.split("\n\n")[0],
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller sizes (about a minute)")
     ap.add_argument("--out", default="artifacts/bench.json", help="JSON results (default: %(default)s)")

@@ -1,6 +1,6 @@
-"""Operational benchmark through the real Dagster daemon: `python -m quant_assets.bench_ops` (`make bench-ops`).
+"""Operational benchmark through the real Dagster daemon: `python -m benchmarks.bench_ops` (`make bench-ops`).
 
-`quant_assets.bench` times the pieces (source latency, write throughput, queries) in-process. This
+`benchmarks.bench` times the pieces (source latency, write throughput, queries) in-process. This
 module answers the operator's questions instead, by driving a whole `quant up` platform (embedded
 PostgreSQL, full-size simulator, `dagster dev` webserver + daemon) over GraphQL exactly as a user
 would from the UI:
@@ -657,7 +657,7 @@ def report(res: dict) -> str:
 
 # -- main ----------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m quant_assets.bench_ops", description=__doc__.split("\n\n")[0],
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_ops", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", default=",".join(SECTIONS),
                     help=f"comma-separated subset of {', '.join(SECTIONS)} (default: all)")

@@ -1,4 +1,4 @@
-"""Smoke test of `python -m quant_assets.bench` at toy sizes: it runs end to end and reports.
+"""Smoke test of `python -m benchmarks.bench` at toy sizes: it runs end to end and reports.
 
 No timing is asserted here: performance numbers come from the bench itself (`make bench`).
 """
@@ -11,7 +11,7 @@ import datetime as dt
 import numpy as np
 import psycopg
 
-from quant_assets import bench
+from benchmarks import bench
 
 
 def test_synthetic_holdings_are_consistent():
