@@ -55,6 +55,9 @@ refused by `set` with a ValueError, so a spec never silently does nothing):
                 duplicate_ticker  the row appears twice
                 missing_field   the field is removed from the row
                 empty           the data list is empty (on a trading day)
+                scale           the field multiplied by `factor` (default 100: a price in the wrong unit)
+                zero            the field becomes "0" (e.g. an FX quote of zero)
+                constant        the field becomes `value` in EVERY row (a fallback-looking constant)
                 no_trade        not a fault but KRX's own convention for a listed security that did
                                 not trade (e.g. suspended): open/high/low "0", volume and value "0"
               `ticker` picks the row (ISU_SRT_CD / COMPST_ISU_CD / stck_shrn_iscd), else the first row.
@@ -157,7 +160,7 @@ class FaultInjector:
                 raise ValueError(f"unknown {r['fault']} variant in {r}; one of {VARIANTS[r['fault']]}")
             if r["fault"] == "corrupt" and r.get("kind") not in (
                     "dash_price", "negative_price", "high_lt_low", "duplicate_ticker", "missing_field", "empty",
-                "no_trade"):
+                "no_trade", "scale", "zero", "constant"):
                 raise ValueError(f"unknown corrupt kind in {r}")
         for fam, rates in (spec.get("rates") or {}).items():
             if fam not in SUPPORTED:
@@ -288,6 +291,10 @@ def corrupt_rows(rows: list[dict], rules: list[dict], source: str) -> list[dict]
             continue
         if not rows:
             continue
+        if kind == "constant":
+            for r in rows:
+                r[rule.get("field") or _DEFAULT_FIELD[fam]] = str(rule.get("value", "1300.00"))
+            continue
         pos = 0
         if rule.get("ticker"):
             for k, r in enumerate(rows):
@@ -296,7 +303,8 @@ def corrupt_rows(rows: list[dict], rules: list[dict], source: str) -> list[dict]
                     break
         if rule.get("row_date"):
             for k, r in enumerate(rows):
-                if str(rule["row_date"]) in (r.get("stck_bsop_date"), str(r.get("TRD_DD", "")).replace("/", "")):
+                if str(rule["row_date"]) in (r.get("stck_bsop_date"), r.get("xymd"),
+                                             str(r.get("TRD_DD", "")).replace("/", "")):
                     pos = k
                     break
         row = rows[pos]
@@ -315,6 +323,11 @@ def corrupt_rows(rows: list[dict], rules: list[dict], source: str) -> list[dict]
                 num = int(str(lo).replace(",", "").split(".")[0] or 0) + 10
                 lo = f"{num:,}" if fam == "krx" else str(num)
             row[hk], row[lk] = lo, hi
+        elif kind == "scale":
+            v = float(str(row.get(field, "0")).replace(",", "") or 0) * float(rule.get("factor", 100))
+            row[field] = f"{v:.4f}"
+        elif kind == "zero":
+            row[field] = "0"
         elif kind == "duplicate_ticker":
             rows.insert(pos + 1, dict(row))
         elif kind == "missing_field":

@@ -46,6 +46,7 @@ import numpy as np
 from .clock import KST
 from .faults import FaultInjector, RequestInfo, corrupt_rows
 from .fmt import kis_sign, parse_yyyymmdd, sdate
+from . import kis_overseas as OV
 from .kis_finance import FINANCE_PATHS, FinanceBook
 from .market import etf_tick, round_tick
 from .publish import Publication
@@ -84,6 +85,7 @@ class KisService:
         self.source = "kis-vts" if virtual else "kis"
         self.pub = Publication(market, clock, faults)
         self.finance = FinanceBook(market)  # balance sheet / income statement / ratios (kis_finance.py)
+        self.overseas = OV.OverseasBook(market, clock, faults, self.source)  # kis_overseas.py
         self.rate = config.kis_rate_virtual if virtual else config.kis_rate_real
         self._lock = threading.Lock()
         self._secret = hashlib.sha256(f"{market.seed}-{self.source}".encode()).digest()
@@ -162,13 +164,20 @@ class KisService:
             with self._lock:
                 self.tokens.pop((req.json or {}).get("token", ""), None)
             return self._resp({"code": 200, "message": "접근토큰 폐기에 성공하였습니다."})
-        tr_expected = ETF_PATHS.get(req.path) or STOCK_PATHS.get(req.path) or FINANCE_PATHS.get(req.path)
+        if req.path.startswith(OV.MASTER_PREFIX):  # master files: KIS's download host, no token
+            self.log(self.source, req.path, "master", {})
+            return self.overseas.master(req.path)
+        tr_expected = (ETF_PATHS.get(req.path) or STOCK_PATHS.get(req.path) or FINANCE_PATHS.get(req.path)
+                       or OV.PATHS.get(req.path))
         h = req.headers
         q = {k.lower(): v for k, v in req.query.items()}
         tr_id = h.get("tr_id", "")
         d1, d2 = q.get("fid_input_date_1", ""), q.get("fid_input_date_2", "")
         info = RequestInfo(self.source, req.path, tr_id=tr_id, dates=(d1 or "00000000", d2 or "99999999") if (d1 or d2) else (),
                            ticker=q.get("fid_input_iscd", ""), is_data=tr_expected is not None)
+        if req.path in OV.PATHS:
+            info = self.overseas.request_info(req.path, tr_id, q)
+            q["_tr_cont"] = h.get("tr_cont", "")
         self.log(self.source, req.path, tr_id, q)
         if tr_expected is None:
             return self._resp({"rt_cd": "1", "msg_cd": "EGW00003", "msg1": "요청하신 URL이 존재하지 않습니다."}, 404)
@@ -227,6 +236,8 @@ class KisService:
         code = q.get("fid_input_iscd", "")
         if path in FINANCE_PATHS:
             return self.finance.answer(path, q, self.clock.now().date()), ""
+        if path in OV.PATHS:
+            return self.overseas.answer(path, q)
         t = self.pub.latest_t("prices", self.source)
         if path.endswith("/etfetn/v1/quotations/inquire-price"):
             return dict(OK, output=self._etf_price(code, t)), ""
