@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-slow test-ui bench bench-ops lint clean
+.PHONY: install run test test-slow test-ui bench bench-ops bench-history lint clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -36,6 +36,12 @@ bench: $(STAMP)
 # daemon (`quant up` on ports 3410-3411/8810-8811; about half an hour).
 bench-ops: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_ops
+
+# Ten years of the whole KR graph in one run against the full-size simulator (issue #13 targets):
+# ingest vs raw COPY, derived ms/day, storage and compaction, query p50/p95, pykrx + to_sql peer.
+# Writes artifacts/bench_history.json. `make bench-history ARGS="--years 1"` for a shorter run.
+bench-history: $(STAMP)
+	$(BIN)/python -m benchmarks.history $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
