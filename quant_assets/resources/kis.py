@@ -40,6 +40,7 @@ from quant_assets.resources.http import (
     retry_after_seconds,
     shared_limiter,
 )
+from quant_assets.resources.kis_overseas import OverseasQuotations
 
 log = get_dagster_logger("quant_assets.resources.kis")
 
@@ -105,8 +106,9 @@ def _safe_json(resp: requests.Response) -> Any:
         return None
 
 
-class KISClient(SourceResource):
-    """Typed access to KIS quotations (ETF price/NAV/components, stock price, daily chart)."""
+class KISClient(OverseasQuotations, SourceResource):
+    """Typed access to KIS quotations (ETF price/NAV/components, stock price, daily chart; the
+    overseas quotations and master files come from `kis_overseas.OverseasQuotations`)."""
 
     app_key: str | None = None
     app_secret: str | None = None
@@ -335,6 +337,7 @@ class KISClient(SourceResource):
                     raise SourceUnsupportedError(self.source, text + " (not available on the virtual host)",
                                                  dataset=dataset, ticker=code)
                 raise SourceError(self.source, text, dataset=dataset, ticker=code)
+            body["_tr_cont"] = resp.headers.get("tr_cont", "")  # paging promise (overseas pages check it)
             return body
 
         headers = {

@@ -43,10 +43,10 @@ import time
 
 import numpy as np
 
+from . import kis_overseas as OV
 from .clock import KST
 from .faults import FaultInjector, RequestInfo, corrupt_rows
 from .fmt import kis_sign, parse_yyyymmdd, sdate
-from . import kis_overseas as OV
 from .kis_finance import FINANCE_PATHS, FinanceBook
 from .market import etf_tick, round_tick
 from .publish import Publication

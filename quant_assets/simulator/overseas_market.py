@@ -214,7 +214,7 @@ class OverseasMarket:
         return [s for s in self.symbols[excd].values()
                 if (s.list_date is None or s.list_date <= on) and (s.delist_date is None or s.delist_date > on)]
 
-    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one market per server, bounded cache
+    @functools.lru_cache(maxsize=512)  # noqa: B019 - one market per server, bounded cache (~60 MB)
     def bars(self, excd: str, symb: str) -> Bars:
         """Raw daily bars over the symbol's trading life, plus the split-adjustment factor."""
         ex, s = EXCHANGES[excd], self.symbols[excd][symb]
