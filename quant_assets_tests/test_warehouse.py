@@ -231,3 +231,135 @@ def test_holdings_symbols_are_checked_for_the_etfs_region(region, etf_ticker, st
     # The cash line's source code is not a listed symbol and needs no canonical form.
     ok = lines.assign(region="KR", etf_ticker="069500", stock_ticker=["005930", "KRD010010001"])
     assert len(validate(EtfHoldingsSchema, ok, dataset="etf_holdings", date=str(DAY), key="etf_ticker")) == 2
+
+
+# -- binary COPY (resources/binary_copy.py): exact round trip of every column type -------------------
+
+EDGE_TYPES = ("n4 numeric(20,4), n2 numeric(10,2), n6 numeric(9,6), i8 bigint, i4 integer, i2 smallint, "
+              "f8 double precision, t text, v varchar(20), c char(3), d date, b boolean, tf timeframe")
+
+
+def edge_frame() -> pd.DataFrame:
+    """Values where a wire format goes wrong: NULLs, signs, ties, int64 ends, dates on both sides of
+    PostgreSQL's 2000-01-01 epoch, multi-byte text."""
+    return pd.DataFrame({
+        "n4": [0.0, -0.0, 1e-4, -1e-4, 0.00005, -0.00005, 1.00005, 123456789012.3456, -99999999.9999,
+               77200.0, None, 0.26],
+        "n2": [0.0, 0.005, -0.005, 0.015, 2.675, -1.125, 99999999.99, 12.3, None, -0.01, 0.1, 1e6],
+        "n6": [0.0, 1e-6, -1e-6, 0.0000005, 123.456789, -999.999999, None, 3.14159265, 1.0, -1.0, 0.5, 2.0],
+        "i8": pd.array([0, -1, 2**63 - 1, -(2**63), 5_969_782_550, None, 1, 2, 3, 4, 5, 6], dtype="Int64"),
+        "i4": [0, -1, 2**31 - 1, -(2**31), 7, 8, 9, 10, 11, 12, 13, 14],
+        "i2": [0.0, -1.0, 32767.0, -32768.0, None, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0],
+        "f8": [0.0, -0.0, 1e-300, -1e300, 0.1, None, float(2**53 + 1), 1 / 3, -2.5, 7.0, 8.0, 9.0],
+        "t": ["", "a", "삼성전자", "KODEX 200 레버리지", "emoji 📈", None, "tab\tnew\nline", "quote\"'", "\\", "é",
+              "x" * 300, "0069M0"],
+        "v": ["005930", "0069M0", None, "한글", "", "a", "b", "c", "d", "e", "f", "g"],
+        "c": ["KRW", "USD", None, "A", "AB", "한", "x", "y", "z", "w", "v", "u"],
+        "d": [dt.date(2000, 1, 1), dt.date(1999, 12, 31), dt.date(1900, 1, 1), dt.date(2099, 12, 31),
+              dt.date(1970, 1, 1), None, dt.date(2024, 2, 29), dt.date(2024, 3, 1), dt.date(1, 1, 1),
+              dt.date(9999, 12, 31), dt.date(2026, 12, 2), dt.date(1988, 6, 5)],
+        "b": [True, False, None, True, False, True, False, True, False, True, False, True],
+        "tf": ["D", "W", "M", None, "D", "D", "D", "D", "D", "D", "D", "D"],
+    })
+
+
+def as_text(conn, table):
+    cols = "n4::text, n2::text, n6::text, i8::text, i4::text, i2::text, f8::text, t, v, c, d::text, b::text, tf::text"
+    return conn.execute(f"SELECT {cols} FROM {table} ORDER BY ord").fetchall()
+
+
+def test_binary_copy_round_trips_every_column_type_exactly(database_url):
+    from quant_assets.resources import binary_copy
+    from quant_assets.resources.warehouse import copy_frame_csv
+
+    frame = edge_frame()    # dates as datetime.date objects (as parsed); as datetime64 below
+    with psycopg.connect(database_url) as conn:
+        for table in ("_rt_binary", "_rt_csv", "_rt_dt64"):
+            conn.execute(f"CREATE TEMP TABLE {table} (ord serial, {EDGE_TYPES})")
+        binary_copy.copy_binary(conn, "_rt_binary", frame)
+        copy_frame_csv(conn, "_rt_csv", frame)
+        sane = frame[frame["d"].map(lambda d: d is None or dt.date(1700, 1, 1) < d < dt.date(2200, 1, 1))].copy()
+        sane["d"] = pd.to_datetime(sane["d"])   # the dtype pandera's coercion hands to the write
+        binary_copy.copy_binary(conn, "_rt_dt64", sane)
+        got, via_csv = as_text(conn, "_rt_binary"), as_text(conn, "_rt_csv")
+        # The same stored values as the CSV path, except that an empty string stays an empty string
+        # (CSV turned '' into NULL).
+        for row_b, row_c in zip(got, via_csv, strict=True):
+            assert [("" if (b == "" and c is None) else c) for b, c in zip(row_b, row_c, strict=True)] == list(row_b)
+        cols = list(frame.columns)
+        by_col = {c: [r[i] for r in got] for i, c in enumerate(cols)}
+        assert by_col["n4"][:10] == ["0.0000", "0.0000", "0.0001", "-0.0001", "0.0001", "-0.0001", "1.0001",
+                                     "123456789012.3456", "-99999999.9999", "77200.0000"]
+        assert by_col["n4"][10] is None and by_col["n4"][11] == "0.2600"
+        assert by_col["n2"][:8] == ["0.00", "0.01", "-0.01", "0.02", "2.68", "-1.13", "99999999.99", "12.30"]
+        assert by_col["n6"][:6] == ["0.000000", "0.000001", "-0.000001", "0.000001", "123.456789", "-999.999999"]
+        assert by_col["i8"][:6] == ["0", "-1", str(2**63 - 1), str(-(2**63)), "5969782550", None]
+        assert by_col["i4"][2:4] == [str(2**31 - 1), str(-(2**31))] and by_col["i2"][2:5] == ["32767", "-32768", None]
+        assert float(by_col["f8"][6]) == 2**53 and by_col["f8"][7] == repr(1 / 3) and by_col["f8"][5] is None
+        assert by_col["t"][:5] == ["", "a", "삼성전자", "KODEX 200 레버리지", "emoji 📈"] and by_col["t"][5] is None
+        assert by_col["t"][6:9] == ["tab\tnew\nline", "quote\"'", "\\"] and by_col["t"][10] == "x" * 300
+        assert by_col["c"][:5] == ["KRW", "USD", None, "A  ", "AB "]
+        assert by_col["d"][:5] == ["2000-01-01", "1999-12-31", "1900-01-01", "2099-12-31", "1970-01-01"]
+        assert by_col["d"][8:10] == ["0001-01-01", "9999-12-31"]
+        assert by_col["b"][:3] == ["true", "false", None] and by_col["tf"][:4] == ["D", "W", "M", None]
+        dt64 = conn.execute("SELECT d::text FROM _rt_dt64 ORDER BY ord").fetchall()
+        assert [r[0] for r in dt64] == [d if d is None else str(d) for d in sane["d"].dt.date.where(sane["d"].notna(), None)]
+
+
+def test_binary_copy_refuses_what_it_cannot_send_exactly_and_copy_frame_falls_back(database_url):
+    from quant_assets.resources import binary_copy
+    from quant_assets.resources.warehouse import copy_frame
+
+    with psycopg.connect(database_url) as conn:
+        conn.execute("CREATE TEMP TABLE _fallback (i bigint, j jsonb, n numeric)")
+        frame = pd.DataFrame({"i": [1.5]})
+        with pytest.raises(binary_copy.Unsupported):
+            binary_copy.copy_binary(conn, "_fallback", frame)      # not an integer: never truncated
+        with pytest.raises(psycopg.errors.InvalidTextRepresentation):
+            copy_frame(conn, "_fallback", frame)                   # the CSV path's server error, as before
+    with psycopg.connect(database_url) as conn:
+        conn.execute("CREATE TEMP TABLE _fallback (i bigint, j jsonb, n numeric)")
+        copy_frame(conn, "_fallback", pd.DataFrame({"i": [1.0, None], "j": ['{"a": 1}', None], "n": [0.1, 2.0]}))
+        assert conn.execute("SELECT i, j::text, n::text FROM _fallback ORDER BY i").fetchall() == \
+            [(1, '{"a": 1}', "0.1"), (None, None, "2.0")]
+
+
+def test_binary_replace_partition_round_trips_bars_and_reruns_identically(warehouse):
+    edge = bars(open=[None, 10050.0], change=[-1234.5678, 0.0], change_pct=[-29.99, 30.0],
+                value=[0.0, 9.2e18], market_cap=[None, 1.0], listed_shares=[None, 0.0])
+    edge["volume"] = pd.array([0, 2**62], dtype="Int64")
+    for _ in range(2):  # re-run: the same rows
+        warehouse.replace_partition("ohlcv_data", edge, where={"region": "KR", "date": DAY})
+        with psycopg.connect(warehouse.url()) as conn:
+            got = conn.execute("SELECT ticker, open::text, change::text, change_pct::text, volume, value, "
+                               "market_cap, listed_shares, asset_type, timeframe::text, date "
+                               "FROM ohlcv_data ORDER BY ticker").fetchall()
+        assert got == [("005930", None, "-1234.5678", "-29.99", 0, 0, None, None, "STOCK", "D", DAY),
+                       ("0069M0", "10050.0000", "0.0000", "30.00", 2**62, 9_200_000_000_000_000_000, 1, 0, "ETF",
+                        "D", DAY)]
+
+
+def etf_rows(day=DAY, **overrides) -> pd.DataFrame:
+    frame = pd.DataFrame({"date": [day], "ticker": ["069500"], "region": ["KR"], "close": [35000.0],
+                          "nav": [35012.34], "aum": [None], "listed_units": [1_000_000.0],
+                          "market_cap": [35_000_000_000.0], "index_close": [350.12], "index_change_pct": [-1.5]})
+    for col, values in overrides.items():
+        frame[col] = values
+    return frame
+
+
+def test_a_failure_writing_the_second_table_leaves_neither(warehouse):
+    from quant_assets.resources.warehouse import PartitionWrite
+
+    where = {"region": "KR", "date": DAY}
+    warehouse.replace_partitions([PartitionWrite("ohlcv_data", bars(), where=where),
+                                  PartitionWrite("etf_daily", etf_rows(), where=where)])
+    before = rows(warehouse)
+    broken = etf_rows(nav=[None])                      # NOT NULL violation inside the second COPY
+    with pytest.raises(psycopg.errors.NotNullViolation):
+        warehouse.replace_partitions([PartitionWrite("ohlcv_data", bars().iloc[:1], where=where,
+                                                     status=("ohlcv", DAY, "test")),
+                                      PartitionWrite("etf_daily", broken, where=where)])
+    pd.testing.assert_frame_equal(rows(warehouse), before)            # the first table rolled back too
+    assert warehouse.read_frame("SELECT nav FROM etf_daily")["nav"].tolist() == [35012.34]
+    assert warehouse.read_frame("SELECT count(*) AS n FROM partition_status")["n"].iloc[0] == 0
