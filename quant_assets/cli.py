@@ -4,7 +4,7 @@
     quant sim       only the market simulator
     quant migrate   apply sql/ migrations (--dry-run, --verify)
     quant db        start | stop | status | url
-    quant backfill  launch a daemon-managed asset backfill (ranged runs) over GraphQL
+    quant backfill  --years N | --start D [--end D]: ingest + derived history, followed to the end
     quant import-legacy PATH [--dry-run]   import a Spock-style SQLite database
     quant sql [-c SQL | -f FILE]            psql on the market database (built-in client without psql)
     quant dagster ARGS...                  any dagster CLI command on the platform's instance
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import os
 import re
 import shutil
@@ -184,17 +183,9 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from quant_assets.backfill import launch_asset_backfill
-    from quant_assets.calendar import trading_days
+    from quant_assets.backfill_cli import run
 
-    days = trading_days(args.start, args.end or dt.date.today())
-    if not days:
-        print("no trading days in that range", file=sys.stderr)
-        return 1
-    targets = {name: (days[0].isoformat(), days[-1].isoformat()) for name in args.assets.split(",")}
-    backfill_id = launch_asset_backfill(args.graphql_url, targets, title=args.title)
-    print(backfill_id)
-    return 0
+    return run(args)
 
 
 def cmd_dagster(args: argparse.Namespace) -> int:
@@ -319,13 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     db.add_argument("action", choices=["start", "stop", "status", "url"])
     db.set_defaults(func=cmd_db)
 
-    bf = sub.add_parser("backfill", help="launch an asset backfill (daemon-managed, ranged runs)")
-    bf.add_argument("--assets", default=",".join(INGEST_ASSETS))
-    bf.add_argument("--start", required=True)
-    bf.add_argument("--end")
-    bf.add_argument("--title")
-    bf.add_argument("--graphql-url", default="http://127.0.0.1:3000/graphql")
-    bf.set_defaults(func=cmd_backfill)
+    from quant_assets.backfill_cli import add_parser as add_backfill_parser
+
+    add_backfill_parser(sub).set_defaults(func=cmd_backfill)
 
     dag = sub.add_parser("dagster", help="run a dagster CLI command with the platform's DAGSTER_HOME and storage")
     dag.add_argument("args", nargs=argparse.REMAINDER)

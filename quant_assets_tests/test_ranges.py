@@ -206,11 +206,14 @@ def test_automation_requests_derived_days_once_inputs_land():
     load("ohlcv", *history)
     load("stock_fundamentals", *history)
     load("technical_analysis", *history[:-5])  # backfilled history; the last week is automation's
+    load("adjustment_factors", *history[:-5])  # (with the factors it was computed from)
     first = evaluate(dt.datetime(2025, 11, 17, 17, tzinfo=KST))
-    week = [str(d) for d in history[-5:]]  # lookback of 7 days
-    assert first == {"adjustment_factors": week, "price_range_52w": week, "factor_scores": week,
-                     "technical_analysis": week}
-    # the month follows once its days' indicators landed (a daily partition cannot share its run)
+    week = [str(d) for d in history[-5:]]
+    every = [str(d) for d in history]  # derived assets follow history, not only the last week (#13)
+    # October's indicators were backfilled with its days: its bar joins the same backfill
+    assert first == {"adjustment_factors": week, "price_range_52w": every, "factor_scores": every,
+                     "technical_analysis": week, "ohlcv_monthly": ["2025-10-01"]}
+    # the current month follows once its days' indicators landed (a daily partition cannot share its run)
     assert evaluate(dt.datetime(2025, 11, 17, 17, 5, tzinfo=KST)) == {"ohlcv_monthly": ["2025-11-01"]}
     instance.report_runless_asset_event(dg.AssetMaterialization("stock_list"))
     assert evaluate(dt.datetime(2025, 11, 18, 8, tzinfo=KST)) == {}
@@ -274,8 +277,48 @@ def test_weekend_refreshes_month_bucket_and_tracking_despite_the_open_monday_par
         result = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=later,
                                                    cursor=first.cursor)
     assert sorted(result.get_requested_partitions(dg.AssetKey("ohlcv_monthly"))) == ["2025-11-01"]
-    # the last week's closed days (the open Monday itself waits for its data)
+    # every loaded closed day, history included (the open Monday itself waits for its data)
     assert sorted(result.get_requested_partitions(dg.AssetKey("etf_tracking"))) == [
-        "2025-11-18", "2025-11-19", "2025-11-20", "2025-11-21"]
-    # a quarter or year with unloaded days waits for its history (a partial bar would mislead)
-    assert not result.get_requested_partitions(dg.AssetKey("ohlcv_quarterly"))
+        str(d) for d in trading_days("2025-11-01", "2025-11-21")]
+    # the quarter is built from its loaded days (its no_missing_days check WARNs about October, #13)
+    assert sorted(result.get_requested_partitions(dg.AssetKey("ohlcv_quarterly"))) == ["2025-10-01"]
+
+
+def _range_rows(warehouse, day):
+    return warehouse.read_frame("SELECT * FROM price_range_52w WHERE date = %s ORDER BY ticker", (day,))
+
+
+def test_ranged_pass_equals_day_by_day_runs_and_the_former_statement(warehouse, market):  # noqa: F811
+    """One pass over a range (one read of range + look-back) writes exactly what one-day runs write,
+    and what the former per-day SQL statement (RANGE_INSERT, a 250-day window per day) wrote, the
+    1:5 split inside the windows included; each partition reads a bounded window."""
+    from quant_assets.assets.ranges import RANGE_INSERT, WINDOW, adjustment_factors, price_range_52w
+
+    dg.materialize([adjustment_factors], resources={"warehouse": warehouse}, tags=RANGE)
+    result = dg.materialize([price_range_52w], resources={"warehouse": warehouse}, tags=RANGE)
+    assert materializations(result) == [d.isoformat() for d in DAYS[FIRST:]]
+    assert check_results(result) == {"valid_rows": True}
+    i = DAYS.index(SPLIT_DAY)
+    probes = [DAYS[FIRST], DAYS[i - 1], SPLIT_DAY, DAYS[i + 1], DAYS[-1]]
+    ranged = {d: _range_rows(warehouse, d) for d in probes}
+    assert all(len(f) > 20 for f in ranged.values())
+    meta = next(e.event_specific_data.materialization.metadata for e in result.all_events
+                if e.event_type_value == "ASSET_MATERIALIZATION")
+    # the run read its days plus WINDOW - 1 trading days before the first: never the whole table
+    assert meta["trading_days_read"].value == len(DAYS) - FIRST + WINDOW - 1 < len(DAYS) + WINDOW
+
+    for d in probes:
+        one = dg.materialize([price_range_52w], resources={"warehouse": warehouse}, partition_key=d.isoformat())
+        meta = next(e.event_specific_data.materialization.metadata for e in one.all_events
+                    if e.event_type_value == "ASSET_MATERIALIZATION")
+        assert meta["trading_days_read"].value == WINDOW  # a one-day run: its own window
+        pd.testing.assert_frame_equal(ranged[d], _range_rows(warehouse, d), check_exact=True)
+
+        with warehouse.connect() as conn:  # the former statement, rolled back
+            conn.execute("DELETE FROM price_range_52w WHERE date = %s", (d,))
+            from quant_assets.calendar import previous_trading_days
+            conn.execute(RANGE_INSERT, {"day": d, "start": previous_trading_days(d, WINDOW)[0], "region": "KR"})
+            cur = conn.execute("SELECT * FROM price_range_52w WHERE date = %s ORDER BY ticker", (d,))
+            former = pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+            conn.rollback()
+        pd.testing.assert_frame_equal(ranged[d], former, check_exact=True, check_dtype=False)

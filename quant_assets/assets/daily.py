@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 import pandas as pd
 
-from quant_assets.assets.reporting import log_partition, report_partitions
+from quant_assets.assets.reporting import partition_events, report_partitions
 from quant_assets.errors import (
     MarketClosedError,
     SourceBlockedError,
@@ -43,23 +43,33 @@ def days_per_run() -> int:
 INGEST_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=days_per_run())
 
 
-# Declarative refresh of derived assets.
-# Daily derived assets: eager over the last week of partitions, so a day loaded late (or
-# reloaded) still refreshes its derived partition (plain eager() looks at the newest one only,
-# which on a weekend is the coming Monday, dagster #33551).
-DAILY_DERIVED_CONDITION = dg.AutomationCondition.eager().replace(
-    "in_latest_time_window", dg.AutomationCondition.in_latest_time_window(lookback_delta=dt.timedelta(days=7))
-)
-# Buckets (month/quarter/year): the latest bucket refreshes when one of its days changes. eager()
-# waits while any day of the bucket is missing, but the newest trading-day partition is still
-# open (today before 15:45, or the coming Monday on a weekend) and must not hold the bucket back.
-BUCKET_CONDITION = dg.AutomationCondition.eager().replace(
-    "any_deps_missing",
-    dg.AutomationCondition.any_deps_match(
-        dg.AutomationCondition.missing() & ~dg.AutomationCondition.will_be_requested()
-        & ~dg.AutomationCondition.in_latest_time_window()
-    ).with_label("any_deps_missing"),
-)
+# Declarative refresh of derived assets: they follow history (issue #13).
+# Daily derived assets: eager() without its latest-time-window limit, so EVERY day whose inputs
+# land requests its derived partition — a 20-day catch-up, a ten-year backfill, a legacy import,
+# not only the newest day (plain eager() looks at the newest partition only, which on a weekend is
+# the coming Monday, dagster #33551). eager() still waits while a same-day input is missing, which
+# also keeps the first tick on an empty instance from requesting 15 years of empty days. The
+# automation sensor emits backfills (emit_backfills=True), so many days become one backfill whose
+# runs follow each asset's BackfillPolicy (ranged runs), never thousands of one-day runs. A
+# partition an in-progress backfill targets (`quant backfill` of the whole graph) is left to it.
+DAILY_DERIVED_CONDITION = (
+    dg.AutomationCondition.eager().without(dg.AutomationCondition.in_latest_time_window())
+    & ~dg.AutomationCondition.backfill_in_progress()
+).with_label("eager_over_history")
+# Buckets (month/quarter/year): every bucket with a day that changed is (re)built from the days
+# loaded so far — history included, and whether or not all of its days are loaded (a month with 19
+# loaded days gets its bar; the aggregates' `no_missing_days` check WARNs about the holes). No
+# `newly_missing` branch: a bucket is requested only when one of its days landed, never because it
+# exists (no flood of empty buckets since 2010). It waits while an input of the bucket is running.
+# A bucket requested in the same tick as its days' indicators joins their backfill (the sensor
+# groups connected assets into one), which runs the days before the bucket; the newest day, a
+# single-partition run, is awaited by aggregates.AGGREGATE_CONDITION.
+BUCKET_CONDITION = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+    & ~dg.AutomationCondition.backfill_in_progress()
+).with_label("bucket_follows_its_days")
 
 
 @dataclass
@@ -95,26 +105,32 @@ def for_each_trading_day(
     *,
     status_assets: Sequence[str],
     region: str = "KR",
+    day_checks: Callable[[dt.date, Sequence[DayResult]], Sequence[dg.AssetCheckResult]] | None = None,
 ) -> Iterator:
     """Call `process_day` for every partition key of the run and report each day separately.
 
     `process_day` fetches, validates and writes one day (atomically) and returns what it wrote.
     Use as `yield from for_each_trading_day(...)` in the asset body. A ranged run reports each day
-    the moment it lands (progress in the UI, nothing lost if the run dies); a one-day run returns
-    its result so the asset's checks run in the same run (assets/reporting.py). Failed, closed
+    the moment it lands (progress in the UI, nothing lost if the run dies); either run then yields
+    its outputs, so dependents and checks in the same run execute (assets/reporting.py). Failed, closed
     and blocked days are recorded in partition_status under `region` (the trading-day partitions
     are the KRX calendar, hence the default KR); a day already loaded keeps status `loaded` (its
     rows are intact) and gets the failure in `last_error` (warehouse.record_status).
+
+    `day_checks(day, results)`, if given, returns the check results (of the asset's check_specs)
+    for a day that landed; they are recorded per partition (assets/reporting.py).
     """
     keys = list(context.partition_keys)
     stream = len(keys) > 1
     failures: list[str] = []
     landed: dict[str, list[tuple[dg.AssetKey, dict]]] = {}
+    checked: dict[str, Sequence[dg.AssetCheckResult]] = {}
 
-    def land(key: str, events: list[tuple[dg.AssetKey, dict]]) -> None:
+    def land(key: str, events: list[tuple[dg.AssetKey, dict]]) -> list[dg.AssetMaterialization]:
+        # Yielded, not context.log_event: a logged event reaches Dagster only at the body's next
+        # yield, so a day's event would wait for the end of the range (or be lost if it fails).
         landed[key] = events
-        if stream:
-            log_partition(context, key, events)
+        return partition_events(key, events) if stream else []
 
     for i, key in enumerate(keys):
         day = dt.date.fromisoformat(key)
@@ -124,7 +140,7 @@ def for_each_trading_day(
             for name in status_assets:
                 warehouse.record_status(name, day, "market_closed", region=region, reason=str(exc), row_count=0)
             closed = {"dagster/row_count": 0, "status": "market_closed", "reason": str(exc)}
-            land(key, [(asset_key, closed) for asset_key in context.selected_asset_keys])
+            yield from land(key, [(asset_key, closed) for asset_key in context.selected_asset_keys])
             context.log.warning(str(exc))
             continue
         except SourceStopError as exc:
@@ -144,5 +160,7 @@ def for_each_trading_day(
             failures.append(f"{key}: {exc}")
             context.log.error(f"{key}: {exc}")
             continue
-        land(key, [(result.asset_key, day_metadata(result, day, warehouse, region)) for result in results])
-    yield from report_partitions(context, landed, failures, logged=stream)
+        yield from land(key, [(result.asset_key, day_metadata(result, day, warehouse, region)) for result in results])
+        if day_checks is not None:
+            checked[key] = day_checks(day, results)
+    yield from report_partitions(context, landed, failures, logged=stream, partition_checks=checked)
