@@ -12,6 +12,7 @@ import dagster as dg
 import pandas as pd
 
 from quant_assets.assets.daily import INGEST_POLICY, DayResult, for_each_trading_day
+from quant_assets.assets.prefetch import Prefetcher, prefetch_depth
 from quant_assets.calendar import trading_day_partitions
 from quant_assets.resources.krx import KRXClient
 from quant_assets.resources.warehouse import PartitionWrite, Warehouse, refresh_etf_latest
@@ -63,16 +64,22 @@ def ohlcv_frame(stocks: pd.DataFrame, etfs: pd.DataFrame) -> pd.DataFrame:
 def daily_prices(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: Warehouse):
     selected = context.selected_asset_keys
 
-    def process_day(day: dt.date) -> list[DayResult]:
+    def fetch_day(day: dt.date) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        # The two bulk requests (and their parsing); a ranged run does this for the next days in
+        # the background while the current day is validated and written (assets/prefetch.py).
+        etfs = krx.etf_daily(day)
+        stocks = krx.stock_daily(day) if OHLCV in selected else None
+        return etfs, stocks
+
+    def store_day(day: dt.date, fetched: tuple[pd.DataFrame, pd.DataFrame | None]) -> list[DayResult]:
         # Both frames are validated before anything is written, and both tables are written in
         # one transaction: one snapshot feeds them, so a reader never sees a day's bars without
         # its ETF rows (or the reverse), and a bad NAV leaves neither table with that day.
         key = day.isoformat()
-        etfs = krx.etf_daily(day)
+        etfs, stocks = fetched
         results, writes = [], []
         where = {"region": REGION, "date": day}
         if OHLCV in selected:
-            stocks = krx.stock_daily(day)
             frame = validate(OhlcvSchema, ohlcv_frame(stocks, etfs), dataset="ohlcv", date=key)
             writes.append(PartitionWrite("ohlcv_data", frame, where=where,
                                          status=("ohlcv", day, "KRX MDCSTAT01501+MDCSTAT04301")))
@@ -88,4 +95,7 @@ def daily_prices(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: W
         return results
 
     names = [k.to_user_string() for k in sorted(selected)]
-    yield from for_each_trading_day(context, warehouse, process_day, status_assets=names, region=REGION)
+    days = [dt.date.fromisoformat(k) for k in context.partition_keys]
+    with Prefetcher(days, fetch_day, depth=prefetch_depth()) as ahead:
+        yield from for_each_trading_day(context, warehouse, lambda day: store_day(day, ahead.get(day)),
+                                        status_assets=names, region=REGION)
