@@ -30,13 +30,12 @@ from quant_assets.calendar import (
     monthly_partitions,
     previous_trading_days,
     trading_day_partitions,
-    trading_days,
 )
 from quant_assets.errors import SourceDataError, SourceUnavailableError
 from quant_assets.metadata import etf_chart, partition_metadata
 from quant_assets.resources.krx import KRXClient
 from quant_assets.resources.warehouse import Warehouse, refresh_etf_latest
-from quant_assets.schemas.etf import EtfAumSchema, EtfHoldingsSchema, EtfTrackingKrxSchema, EtfTrackingSchema
+from quant_assets.schemas.etf import EtfAumSchema, EtfHoldingsSchema, EtfTrackingSchema
 from quant_assets.schemas.validation import validate
 from quant_assets.tracking import WINDOWS, tracking_panel, tracking_rows
 
@@ -267,43 +266,21 @@ def etf_tracking(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.
 @dg.asset(
     partitions_def=monthly_partitions, backfill_policy=dg.BackfillPolicy.single_run(), pool="krx",
     kinds={"postgres", "pandas"}, group_name="etf", deps=["etf_list"],
-    # Two requests per ETF per month (~2,100): the current month is refreshed once a week, on
-    # Friday evening after the day's publication, not daily, to stay far from KRX's bulk limits.
+    # Two requests per listed ETF per run (~2,100 today): the current month is refreshed once a
+    # week, on Friday evening after the day's publication; older months come from the budgeted
+    # trickle (quant_assets/trickle.py), never as a burst.
     automation_condition=dg.AutomationCondition.on_cron("0 20 * * 5", TIMEZONE).ignore(
         dg.AssetSelection.assets("etf_list")),
     description="KRX-published premium/discount (MDCSTAT06001 DIVRG_RT) and tracking error "
-                "(MDCSTAT05901 TRACE_ERR_RT) per ETF per day, fetched one month per ETF per request.",
+                "(MDCSTAT05901 TRACE_ERR_RT) per ETF per day: one range request per ETF per <= 730 days of "
+                "the run's months, only for ETFs listed then. History: the budgeted KRX trickle.",
     metadata={"dagster/table_name": "quant.public.etf_tracking_krx"},
 )
 def etf_tracking_krx(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: Warehouse) -> dg.MaterializeResult:
-    etfs = warehouse.read_frame("SELECT ticker, isin FROM tickers WHERE region = %s AND asset_type = 'ETF' "
-                                "AND isin IS NOT NULL", (REGION,))
-    total = 0
-    for key in context.partition_keys:
-        start = dt.date.fromisoformat(key)
-        end = min((pd.Timestamp(start) + pd.offsets.MonthEnd(0)).date(), dt.date.today())
-        if not trading_days(start, end):
-            continue
-        parts = []
-        for row in etfs.itertuples(index=False):
-            prem = krx.etf_premium_discount(row.isin, start, end)
-            te = krx.etf_tracking_error(row.isin, start, end)
-            if prem.empty and te.empty:
-                continue
-            merged = prem.merge(te[["date", "nav_change_pct", "index_change_pct", "multiple", "tracking_error_pct"]],
-                                on="date", how="outer")
-            parts.append(merged.assign(ticker=row.ticker))
-        if not parts:
-            continue
-        frame = pd.concat(parts, ignore_index=True).rename(columns={
-            "premium_discount_pct": "krx_premium_discount_pct", "multiple": "tracking_multiple",
-            "tracking_error_pct": "krx_tracking_error_pct"})
-        frame = frame.assign(region=REGION)[[
-            "date", "ticker", "region", "close", "nav", "krx_premium_discount_pct", "nav_change_pct",
-            "index_change_pct", "tracking_multiple", "krx_tracking_error_pct"]]
-        frame = validate(EtfTrackingKrxSchema, frame, dataset="etf_tracking_krx", date=key)
-        total += warehouse.replace_partition("etf_tracking_krx", frame, where={"region": REGION, "date": (start, end)})
-    return dg.MaterializeResult(metadata={"dagster/row_count": total, "etfs": len(etfs)})
+    # Range requests (<= 730 days) over only the ETFs listed at the time: quant_assets/tracking_krx.py.
+    from quant_assets import tracking_krx
+
+    return tracking_krx.materialize(context, krx, warehouse)
 
 
 ASSETS = [etf_aum, etf_holdings, etf_tracking, etf_tracking_krx]
