@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from quant_assets.errors import MarketClosedError, SourceDataError
+from quant_assets.resources import columnar
 
 MISSING = {"", "-", "--", "N/A"}
 
@@ -212,6 +213,27 @@ def rows_to_frame(
     """
     if not rows:
         return pd.DataFrame({c.dst: _empty_series(c.kind) for c in cols})
+    # Clean payloads convert a column at a time (resources/columnar.py); anything unusual (and so
+    # every error) goes through the row-by-row path below, which names the row and field.
+    fast = columnar.fast_columns(rows, cols, _MISSING, _SCALAR)
+    if fast is not None:
+        return pd.DataFrame(fast)
+    return rows_to_frame_by_row(rows, cols, dataset, date=date, ticker_src=ticker_src, ticker=ticker,
+                                date_src=date_src)
+
+
+def rows_to_frame_by_row(
+    rows: Sequence[dict],
+    cols: Sequence[Col],
+    dataset: str,
+    *,
+    date: str | None = None,
+    ticker_src: str | None = None,
+    ticker: str | None = None,
+    date_src: str | None = None,
+) -> pd.DataFrame:
+    """`rows_to_frame` one value at a time: the reference semantics, and the path that names the
+    row and field of every error."""
     data: dict[str, list] = {c.dst: [] for c in cols}
     for i, row in enumerate(rows):
         row_ticker = ticker
@@ -265,6 +287,10 @@ def rows_to_frame(
         else:
             out[c.dst] = pd.Series(vals, dtype=object)
     return pd.DataFrame(out)
+
+
+_MISSING = frozenset(MISSING)
+_SCALAR = {"code": parse_code, "text": parse_text, "date": parse_date}
 
 
 def _sort_by_date(df: pd.DataFrame, extra: Iterable[str] = ()) -> pd.DataFrame:
