@@ -17,7 +17,7 @@ from quant_assets.resources.kis import KISClient
 
 @pytest.fixture(scope="module")
 def osim(simulator):
-    simulator.kis.overseas.m  # build the overseas market once (calendars take seconds)
+    _ = simulator.kis.overseas.m  # build the overseas market once (calendars take seconds)
     return simulator
 
 
