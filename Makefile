@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-slow test-ui bench bench-ops bench-history lint clean
+.PHONY: install run test test-slow test-faults test-ui bench bench-ops bench-history lint clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -20,10 +20,15 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n 2 -m "not slow and not browser"
+	$(BIN)/pytest -n 2 -m "not slow and not browser and not faults"
 
 test-slow: $(STAMP)
 	$(BIN)/pytest -m slow
+
+# Reliability suite (issue #11): re-runs, fault mix, SIGKILLs, bad payloads, ban/outage, secrets,
+# overlapping loads, readers during writes; figures in artifacts/test_faults.json.
+test-faults: $(STAMP)
+	$(BIN)/pytest -n 0 -m faults quant_assets_tests/faults
 
 test-ui: $(STAMP)
 	bash scripts/ensure_chromium.sh
