@@ -5,6 +5,15 @@ warehouse: is the newest published trading day there, does each field cover the 
 should, and do our numbers agree with an independent source. They run on an hourly automation
 condition (and with their asset when it is materialized), so the asset pages stay current.
 They judge region KR, the market the KRX calendar and the KRX/KIS sources describe.
+
+Run with their asset in a partitioned run (a one-day run or a ranged backfill), the checks that
+can judge one day judge each day of the run and record one result per partition key
+(assets/reporting.py `check_partitions`): otherwise Dagster shows every partition of a backfill
+as SKIPPED, hiding an earlier pass. Per day, "fresh" means that day is in the table (or recorded
+market-closed), coverage and AUM agreement are those of that day, and partition_status is that
+day's status. Alone (the hourly automation) they judge the newest day, as before.
+`aum_reconciles_with_kis` compares KIS's live snapshot with the latest day: it has no per-day
+meaning and stays one unpartitioned result.
 """
 
 
@@ -12,7 +21,8 @@ import datetime as dt
 
 import dagster as dg
 
-from quant_assets.calendar import KST, now_kst, previous_trading_days
+from quant_assets.assets.reporting import check_partitions
+from quant_assets.calendar import KST, now_kst, previous_trading_days, trading_day_partitions
 from quant_assets.resources.kis import KISClient
 from quant_assets.resources.warehouse import Warehouse
 
@@ -48,48 +58,65 @@ def freshness_check(asset: str, table: str, column: str = "date") -> dg.AssetChe
                     description=f"{table} holds the newest trading day whose publication time has passed "
                                 "(KRX calendar, not wall-clock days: holidays never fail it).")
     def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
-        now = now_kst()
-        want = expected_day(table, now)
-        have = _latest(warehouse, table, column)
-        lag = len(previous_trading_days(want, 400)) - len(previous_trading_days(have, 400)) if have else None
-        return dg.AssetCheckResult(
-            passed=have is not None and have >= want,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"expected_day": str(want), "latest_day": str(have), "trading_days_behind": lag,
-                      "checked_at": now.isoformat(timespec="seconds")},
-        )
+        def evaluate(key: str | None) -> dg.AssetCheckResult:
+            if key is not None:
+                return day_present(warehouse, asset, table, column, dt.date.fromisoformat(key))
+            now = now_kst()
+            want = expected_day(table, now)
+            have = _latest(warehouse, table, column)
+            lag = len(previous_trading_days(want, 400)) - len(previous_trading_days(have, 400)) if have else None
+            return dg.AssetCheckResult(
+                passed=have is not None and have >= want,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"expected_day": str(want), "latest_day": str(have), "trading_days_behind": lag,
+                          "checked_at": now.isoformat(timespec="seconds")},
+            )
+        return check_partitions(trading_day_partitions, evaluate)
     return _check
 
 
+def day_present(warehouse: Warehouse, asset: str, table: str, column: str, day: dt.date) -> dg.AssetCheckResult:
+    """One day of a backfill is "fresh" when its rows are in the table or it is recorded closed."""
+    row = warehouse.read_frame(
+        f"SELECT (SELECT count(*) FROM {table} WHERE region = %(r)s AND {column} = %(d)s) AS n, "
+        "(SELECT status FROM partition_status WHERE asset = %(a)s AND region = %(r)s AND partition_date = %(d)s) "
+        "AS status", {"r": REGION, "d": day, "a": asset}).iloc[0]
+    return dg.AssetCheckResult(passed=int(row["n"]) > 0 or row["status"] == "market_closed",
+                               severity=dg.AssetCheckSeverity.WARN,
+                               metadata={"day": str(day), "rows": int(row["n"]), "status": str(row["status"])})
+
+
 def coverage_check(asset: str, name: str, description: str, sql: str, threshold: float) -> dg.AssetChecksDefinition:
-    """`sql` returns one row (day, covered, expected) for the newest day of the checked table;
-    `%(region)s` in it is the checked region."""
+    """`sql` returns one row (day, covered, expected) for day `%(day)s` of the checked table, or
+    its newest day when that is NULL; `%(region)s` in it is the checked region."""
     @dg.asset_check(asset=asset, name=name, automation_condition=HOURLY, description=description)
     def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
-        row = warehouse.read_frame(sql, {"region": REGION})
-        if row.empty or row["day"].iloc[0] is None:
-            return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
-                                       metadata={"reason": "no rows yet"})
-        covered, expected = int(row["covered"].iloc[0] or 0), int(row["expected"].iloc[0] or 0)
-        ratio = covered / expected if expected else 0.0
-        return dg.AssetCheckResult(
-            passed=ratio >= threshold,
-            metadata={"day": str(row["day"].iloc[0]), "covered": covered, "expected": expected,
-                      "coverage": dg.MetadataValue.float(round(ratio, 4)), "threshold": threshold},
-        )
+        def evaluate(key: str | None) -> dg.AssetCheckResult:
+            row = warehouse.read_frame(sql, {"region": REGION, "day": key})
+            if row.empty or row["day"].iloc[0] is None:
+                return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
+                                           metadata={"reason": "no rows yet", "day": str(key)})
+            covered, expected = int(row["covered"].iloc[0] or 0), int(row["expected"].iloc[0] or 0)
+            ratio = covered / expected if expected else 0.0
+            return dg.AssetCheckResult(
+                passed=ratio >= threshold,
+                metadata={"day": str(row["day"].iloc[0]), "covered": covered, "expected": expected,
+                          "coverage": dg.MetadataValue.float(round(ratio, 4)), "threshold": threshold},
+            )
+        return check_partitions(trading_day_partitions, evaluate)
     return _check
 
 
 AUM_COVERAGE = coverage_check(
     "etf_aum", "aum_coverage", "Share of the day's listed ETFs (etf_daily) with a published AUM.",
-    """WITH d AS (SELECT max(date) AS day FROM etf_aum WHERE region = %(region)s)
+    """WITH d AS (SELECT coalesce(%(day)s::date, max(date)) AS day FROM etf_aum WHERE region = %(region)s)
        SELECT d.day, (SELECT count(*) FROM etf_aum a WHERE a.region = %(region)s AND a.date = d.day) AS covered,
               (SELECT count(*) FROM etf_daily e WHERE e.region = %(region)s AND e.date = d.day) AS expected
        FROM d""", 0.95)
 
 HOLDINGS_COVERAGE = coverage_check(
     "etf_holdings", "holdings_coverage", "Share of the day's listed ETFs with at least one PDF line.",
-    """WITH d AS (SELECT max(as_of_date) AS day FROM etf_holdings WHERE region = %(region)s)
+    """WITH d AS (SELECT coalesce(%(day)s::date, max(as_of_date)) AS day FROM etf_holdings WHERE region = %(region)s)
        SELECT d.day, (SELECT count(DISTINCT etf_ticker) FROM etf_holdings h
                       WHERE h.region = %(region)s AND h.as_of_date = d.day) AS covered,
               (SELECT count(*) FROM etf_daily e WHERE e.region = %(region)s AND e.date = d.day) AS expected
@@ -98,14 +125,14 @@ HOLDINGS_COVERAGE = coverage_check(
 TRACKING_COVERAGE = coverage_check(
     "etf_tracking", "tracking_error_coverage",
     "Share of ETFs with a full 250-day window that have a 250-day tracking error.",
-    """WITH d AS (SELECT max(date) AS day FROM etf_tracking WHERE region = %(region)s)
+    """WITH d AS (SELECT coalesce(%(day)s::date, max(date)) AS day FROM etf_tracking WHERE region = %(region)s)
        SELECT d.day, count(*) FILTER (WHERE t.tracking_error_250d IS NOT NULL) AS covered, count(*) AS expected
        FROM d JOIN etf_tracking t ON t.region = %(region)s AND t.date = d.day AND t.days_in_window >= 250
        GROUP BY d.day""", 0.95)
 
 RANGE_COVERAGE = coverage_check(
     "price_range_52w", "range_52w_coverage", "Share of the day's traded tickers with a 52-week range row.",
-    """WITH d AS (SELECT max(date) AS day FROM price_range_52w WHERE region = %(region)s)
+    """WITH d AS (SELECT coalesce(%(day)s::date, max(date)) AS day FROM price_range_52w WHERE region = %(region)s)
        SELECT d.day, (SELECT count(*) FROM price_range_52w r WHERE r.region = %(region)s AND r.date = d.day) AS covered,
               (SELECT count(*) FROM ohlcv_data o
                WHERE o.region = %(region)s AND o.timeframe = 'D' AND o.date = d.day) AS expected
@@ -115,17 +142,21 @@ RANGE_COVERAGE = coverage_check(
 @dg.asset_check(asset="etf_aum", name="aum_matches_nav_x_units", automation_condition=HOURLY,
                 description="Published AUM agrees with NAV × listed units within 1% for ≥ 99% of ETFs.")
 def aum_matches_nav(warehouse: Warehouse) -> dg.AssetCheckResult:
-    row = warehouse.read_frame(
-        """SELECT date AS day, count(*) AS n,
-                  count(*) FILTER (WHERE abs(aum::numeric / nullif(nav_x_units, 0) - 1) > 0.01) AS off
-           FROM etf_aum WHERE region = %(region)s
-             AND date = (SELECT max(date) FROM etf_aum WHERE region = %(region)s) GROUP BY date""",
-        {"region": REGION})
-    if row.empty:
-        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, metadata={"reason": "no rows"})
-    n, off = int(row["n"].iloc[0]), int(row["off"].iloc[0])
-    return dg.AssetCheckResult(passed=off <= 0.01 * n, metadata={"day": str(row["day"].iloc[0]), "etfs": n,
-                                                                  "off_by_more_than_1pct": off})
+    def evaluate(key: str | None) -> dg.AssetCheckResult:
+        row = warehouse.read_frame(
+            """SELECT date AS day, count(*) AS n,
+                      count(*) FILTER (WHERE abs(aum::numeric / nullif(nav_x_units, 0) - 1) > 0.01) AS off
+               FROM etf_aum WHERE region = %(region)s
+                 AND date = coalesce(%(day)s::date, (SELECT max(date) FROM etf_aum WHERE region = %(region)s))
+               GROUP BY date""",
+            {"region": REGION, "day": key})
+        if row.empty:
+            return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
+                                       metadata={"reason": "no rows", "day": str(key)})
+        n, off = int(row["n"].iloc[0]), int(row["off"].iloc[0])
+        return dg.AssetCheckResult(passed=off <= 0.01 * n, metadata={"day": str(row["day"].iloc[0]), "etfs": n,
+                                                                      "off_by_more_than_1pct": off})
+    return check_partitions(trading_day_partitions, evaluate)
 
 
 @dg.asset_check(asset="etf_daily", name="aum_reconciles_with_kis", pool="kis", automation_condition=HOURLY,
@@ -151,17 +182,20 @@ def aum_reconciles_with_kis(kis: KISClient, warehouse: Warehouse) -> dg.AssetChe
 @dg.asset_check(asset="etf_tracking", name="premium_matches_krx", automation_condition=HOURLY,
                 description="Our daily premium/discount equals KRX's published 괴리율 (2 dp) on common days.")
 def premium_matches_krx(warehouse: Warehouse) -> dg.AssetCheckResult:
-    row = warehouse.read_frame(
-        """SELECT count(*) AS n, max(abs(premium_discount_gap)) AS worst,
-                  count(*) FILTER (WHERE abs(premium_discount_gap) > 0.011) AS off
-           FROM etf_tracking_comparison WHERE region = %s""", (REGION,))
-    n = int(row["n"].iloc[0])
-    if n == 0:
-        return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
-                                   metadata={"skipped": "no overlapping days with etf_tracking_krx yet"})
-    off = int(row["off"].iloc[0])
-    return dg.AssetCheckResult(passed=off == 0, metadata={"compared_rows": n, "rows_off": off,
-                                                           "worst_gap_pp": float(row["worst"].iloc[0])})
+    def evaluate(key: str | None) -> dg.AssetCheckResult:
+        row = warehouse.read_frame(
+            """SELECT count(*) AS n, max(abs(premium_discount_gap)) AS worst,
+                      count(*) FILTER (WHERE abs(premium_discount_gap) > 0.011) AS off
+               FROM etf_tracking_comparison WHERE region = %(region)s
+                 AND (%(day)s::date IS NULL OR date = %(day)s::date)""", {"region": REGION, "day": key})
+        n = int(row["n"].iloc[0])
+        if n == 0:
+            return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
+                                       metadata={"skipped": "no overlapping days with etf_tracking_krx yet"})
+        off = int(row["off"].iloc[0])
+        return dg.AssetCheckResult(passed=off == 0, metadata={"compared_rows": n, "rows_off": off,
+                                                               "worst_gap_pp": float(row["worst"].iloc[0])})
+    return check_partitions(trading_day_partitions, evaluate)
 
 
 def partition_status_check(asset: str) -> dg.AssetChecksDefinition:
@@ -169,6 +203,11 @@ def partition_status_check(asset: str) -> dg.AssetChecksDefinition:
                     description="Every trading day of the last 60 is loaded or known closed; lists source "
                                 "errors, blocked and never-attempted days with their reasons.")
     def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
+        return check_partitions(trading_day_partitions,
+                                lambda key: last_60_days(warehouse) if key is None else
+                                day_status(warehouse, asset, dt.date.fromisoformat(key)))
+
+    def last_60_days(warehouse: Warehouse) -> dg.AssetCheckResult:
         days = previous_trading_days(now_kst().date() - dt.timedelta(days=1), 60)
         status = warehouse.read_frame(
             "SELECT partition_date, status, reason FROM partition_status WHERE asset = %s AND region = %s "
@@ -186,6 +225,21 @@ def partition_status_check(asset: str) -> dg.AssetChecksDefinition:
             },
         )
     return _check
+
+
+def day_status(warehouse: Warehouse, asset: str, day: dt.date) -> dg.AssetCheckResult:
+    """One day of a run: loaded or known closed passes; a source error, a block or no record fails."""
+    row = warehouse.read_frame(
+        "SELECT status, reason, last_error FROM partition_status WHERE asset = %s AND region = %s "
+        "AND partition_date = %s", (asset, REGION, day))
+    status = row["status"].iloc[0] if len(row) else "never_attempted"
+    meta = {"day": str(day), "status": str(status)}
+    if len(row) and row["reason"].iloc[0]:
+        meta["reason"] = str(row["reason"].iloc[0])
+    if len(row) and row["last_error"].iloc[0]:
+        meta["last_error"] = str(row["last_error"].iloc[0])
+    return dg.AssetCheckResult(passed=status in ("loaded", "market_closed"), severity=dg.AssetCheckSeverity.WARN,
+                               metadata=meta)
 
 
 CHECKS = [
