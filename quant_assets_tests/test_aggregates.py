@@ -29,7 +29,7 @@ ETF_TICKER = "069500"
 KOSPI = [f"{i * 10:06d}" for i in range(1, 13)]
 KOSDAQ = [f"{i * 10:06d}" for i in range(13, 25)] + [PENNY_TICKER, SHORT_TICKER]
 DERIVED_TABLES = ("ohlcv_monthly", "ohlcv_quarterly", "ohlcv_yearly", "adjustment_factors", "price_range_52w",
-                  "ticker_fundamentals", "factor_scores")
+                  "ticker_fundamentals", "factor_scores_packed")
 BUCKET = {"ohlcv_monthly": "month", "ohlcv_quarterly": "quarter", "ohlcv_yearly": "year"}
 
 
@@ -296,3 +296,41 @@ def test_seed_indicator_columns_are_the_first_and_last_days_indicators(warehouse
         first_open = g["open"].dropna().iloc[0]
         expected = (g["high"].max() - g["low"].min()) / first_open * 100
         assert row["quarter_range_pct"] == pytest.approx(expected, rel=1e-9), (ticker, start)
+
+
+def test_ranged_buckets_are_one_statement_identical_to_per_bucket_runs(warehouse, market):
+    """The buckets of a ranged run come from ONE INSERT ... SELECT (bucket_sql.refresh_buckets);
+    they equal what one run per bucket writes, a re-run writes them again unchanged, and each
+    bucket gets its own materialization and its own check evaluations."""
+    import inspect
+
+    from quant_assets.assets.aggregates import ohlcv_monthly, ohlcv_quarterly
+    from quant_assets.assets.reporting import report_partitions
+
+    months = sorted({month_key(d) for d in DAYS})
+    quarters = sorted({f"{d.year}-{(d.month - 1) // 3 * 3 + 1:02d}-01" for d in DAYS})
+    hole = DAYS[40]
+    warehouse.execute("DELETE FROM ohlcv_data WHERE date = %s", (hole,))   # one month WARNs, alone
+    for asset, name, keys in ((ohlcv_monthly, "ohlcv_monthly", months), (ohlcv_quarterly, "ohlcv_quarterly", quarters)):
+        for key in keys:
+            assert dg.materialize([asset], resources={"warehouse": warehouse}, partition_key=key).success
+        per_bucket = table(warehouse, name).drop(columns=["created_at", "updated_at"], errors="ignore")
+        warehouse.execute(f"TRUNCATE {name}")
+        tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
+        result = dg.materialize([asset], resources={"warehouse": warehouse}, tags=tags)
+        assert result.success and materializations(result) == keys
+        meta = result.asset_materializations_for_node(name)[0].metadata
+        assert meta["buckets_in_statement"].value == len(keys)
+        ranged = table(warehouse, name).drop(columns=["created_at", "updated_at"], errors="ignore")
+        pd.testing.assert_frame_equal(ranged, per_bucket)
+        assert dg.materialize([asset], resources={"warehouse": warehouse}, tags=tags).success
+        pd.testing.assert_frame_equal(table(warehouse, name).drop(columns=["created_at", "updated_at"],
+                                                                  errors="ignore"), ranged)
+        if "partition_checks" in inspect.signature(report_partitions).parameters:
+            evaluations = [e.event_specific_data for e in result.all_events
+                           if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+            by_key = {(ev.check_name, ev.partition): ev.passed for ev in evaluations if ev.partition}
+            assert {k for _, k in by_key} == set(keys)
+            assert all(by_key[("reconciles_with_daily", k)] for k in keys)
+            holed = month_key(hole) if name == "ohlcv_monthly" else f"{hole.year}-{(hole.month - 1) // 3 * 3 + 1:02d}-01"
+            assert {k for k in keys if not by_key[("no_missing_days", k)]} == {holed}

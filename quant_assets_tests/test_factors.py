@@ -189,3 +189,52 @@ def test_fundamentals_from_simulator_feed_value_factors(sim, warehouse):
     assert not set(rows["factor_name"]) & {"mom_12_1", "mom_6_1", "mom_3", "low_vol_60"}  # two days of history
     exchange = warehouse.read_frame("SELECT ticker, exchange FROM tickers WHERE region = 'KR'").set_index("ticker")
     assert (rows["market"].to_numpy() == exchange.loc[rows["ticker"], "exchange"].to_numpy()).all()
+
+
+def test_ranged_pass_equals_day_by_day_runs(scored, warehouse):
+    """Three days from ONE window read (the range + 252 trading days before it) store exactly the
+    rows three one-day runs store; every run reads a bounded window, not the table."""
+    from quant_assets.assets.factors import HISTORY, factor_scores
+
+    tags = {"dagster/asset_partition_range_start": DAYS[-3].isoformat(),
+            "dagster/asset_partition_range_end": DAYS[-1].isoformat()}
+    result = dg.materialize([factor_scores], resources={"warehouse": warehouse}, tags=tags)
+    metas = [e.event_specific_data.materialization.metadata for e in result.all_events
+             if e.event_type_value == "ASSET_MATERIALIZATION"]
+    assert len(metas) == 3 and all(m["window_trading_days"].value == HISTORY + 2 for m in metas)
+    query = "SELECT * FROM factor_scores WHERE date = %s ORDER BY factor_name, ticker"
+    ranged = {d: warehouse.read_frame(query, (d,)) for d in DAYS[-3:]}
+    assert all(len(f) > 100 for f in ranged.values())
+    for d in DAYS[-3:]:
+        one = dg.materialize([factor_scores], resources={"warehouse": warehouse}, partition_key=d.isoformat())
+        meta = next(e.event_specific_data.materialization.metadata for e in one.all_events
+                    if e.event_type_value == "ASSET_MATERIALIZATION")
+        assert meta["window_trading_days"].value == HISTORY
+        pd.testing.assert_frame_equal(ranged[d], warehouse.read_frame(query, (d,)), check_exact=True)
+
+
+def test_packed_layout_keeps_the_contract_columns_and_answers_queries(scored, warehouse):
+    """factor_scores is a view with the contract's columns and types over one packed row per
+    (date, region, factor); a day's top-20 by a factor, read through the view, is the long rows'."""
+    _, rows, _ = scored
+    types = warehouse.read_frame(
+        "SELECT column_name, data_type, character_maximum_length AS n FROM information_schema.columns "
+        "WHERE table_name = 'factor_scores' ORDER BY ordinal_position")
+    assert [[c, t, None if pd.isna(n) else int(n)] for c, t, n in types.values.tolist()] == [
+        ["date", "date", None], ["ticker", "character varying", 20], ["region", "character varying", 2],
+        ["factor_name", "character varying", 50], ["raw_value", "double precision", None],
+        ["score", "double precision", None], ["percentile", "double precision", None], ["market", "text", None],
+        ["market_score", "double precision", None], ["market_percentile", "double precision", None]]
+    packed = warehouse.read_frame("SELECT factor_name, cardinality(tickers) AS n FROM factor_scores_packed "
+                                  "WHERE date = %s AND region = 'KR' ORDER BY factor_name", (DAY,))
+    counts = rows.groupby("factor_name").size()
+    assert packed.set_index("factor_name")["n"].to_dict() == counts.to_dict()  # one row per factor
+    top = warehouse.read_frame("SELECT ticker, score FROM factor_scores WHERE region = 'KR' AND date = %s "
+                               "AND factor_name = 'mom_3' ORDER BY score DESC, ticker LIMIT 20", (DAY,))
+    expected = rows[rows["factor_name"] == "mom_3"].sort_values(["score", "ticker"], ascending=[False, True])
+    assert top.values.tolist() == expected[["ticker", "score"]].head(20).values.tolist()
+    with warehouse.connect() as conn:
+        plan = "\n".join(r[0] for r in conn.execute(
+            "EXPLAIN SELECT ticker, score FROM factor_scores WHERE region = 'KR' AND date = %s "
+            "AND factor_name = 'mom_3' ORDER BY score DESC LIMIT 20", (DAY,)).fetchall())
+    assert "Index" in plan, plan  # one packed row found by its key, not a scan

@@ -321,4 +321,6 @@ def test_ranged_pass_equals_day_by_day_runs_and_the_former_statement(warehouse, 
             cur = conn.execute("SELECT * FROM price_range_52w WHERE date = %s ORDER BY ticker", (d,))
             former = pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
             conn.rollback()
+        numeric = [c for c in former.columns if former[c].map(lambda v: type(v).__name__).eq("Decimal").any()]
+        former[numeric] = former[numeric].astype(float)
         pd.testing.assert_frame_equal(ranged[d], former, check_exact=True, check_dtype=False)

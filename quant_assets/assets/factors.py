@@ -48,18 +48,18 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
+from quant_assets.assets import factor_storage
 from quant_assets.assets.aggregates import (
     OHLCV,
     REGION,
-    emit,
-    for_each_day,
-    ohlcv_state,
+    RunReport,
     partition_metadata,
     read,
     table_schema,
 )
 from quant_assets.assets.daily import DAILY_DERIVED_CONDITION
-from quant_assets.calendar import previous_trading_days, trading_day_partitions
+from quant_assets.assets.derived_run import combined, emit_days, run_days
+from quant_assets.calendar import previous_trading_days, trading_day_partitions, trading_days
 from quant_assets.resources.warehouse import Warehouse
 from quant_assets.schemas.derived import FactorScoresSchema
 from quant_assets.schemas.validation import validate
@@ -226,25 +226,56 @@ def cross_section(day: dt.date, region: str, tickers: pd.Index, markets: np.ndar
     return out[COLUMNS]
 
 
+def cross_of(conn: psycopg.Connection, day: dt.date, region: str) -> pd.DataFrame:
+    exchanges = SCORED_EXCHANGES.get(region)
+    return read(conn, CROSS_SQL, {"day": day, "region": region,
+                                  "exchanges": list(exchanges) if exchanges else None})
+
+
+class Window:
+    """Adjusted closes and traded values of a run's span (its days + HISTORY - 1 before the
+    first) as trading days x tickers matrices, from ONE read: each day takes its HISTORY rows."""
+
+    def __init__(self, conn: psycopg.Connection, days: list[dt.date], region: str = REGION):
+        self.span = trading_days(previous_trading_days(days[0], HISTORY)[0], days[-1])
+        frame = read_window(conn, self.span, region)
+        self.rows = len(frame)
+        self.tickers = pd.Index(sorted(frame["ticker"].unique()))
+        keys = [d.isoformat() for d in self.span]
+        self.index = {d: i for i, d in enumerate(self.span)}
+        self.closes = to_matrix(frame, "close", keys, self.tickers)
+        self.values = to_matrix(frame, "value", keys, self.tickers)
+
+    def day(self, day: dt.date, tickers: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+        """HISTORY x len(tickers) closes and values ending at `day` (NaN columns: no bars)."""
+        j = self.index[day]
+        cols = self.tickers.get_indexer(tickers)
+        closes = np.full((HISTORY, len(tickers)), np.nan)
+        values = np.full((HISTORY, len(tickers)), np.nan)
+        ok = cols >= 0
+        closes[:, ok] = self.closes[j - HISTORY + 1:j + 1, cols[ok]]
+        values[:, ok] = self.values[j - HISTORY + 1:j + 1, cols[ok]]
+        return closes, values
+
+
+def day_frame(conn: psycopg.Connection, window: Window, day: dt.date, region: str = REGION) -> tuple[pd.DataFrame, dict]:
+    """D's cross-section from the run's window: compute and score every factor."""
+    t0 = time.perf_counter()
+    cross = cross_of(conn, day, region)
+    tickers = pd.Index(cross["ticker"])
+    closes, values = window.day(day, tickers)
+    factors = compute_factors(closes, values, cross)
+    frame = cross_section(day, region, tickers, cross["market"].to_numpy(), factors)
+    return frame, {"compute_seconds": round(time.perf_counter() - t0, 3), "stocks": len(tickers)}
+
+
 def factor_frame(conn: psycopg.Connection, day: dt.date, region: str = REGION) -> tuple[pd.DataFrame, dict]:
     """Read D's window of one region, compute and score every factor; returns the rows and timing stats."""
     t0 = time.perf_counter()
-    days = previous_trading_days(day, HISTORY)
-    exchanges = SCORED_EXCHANGES.get(region)
-    cross = read(conn, CROSS_SQL, {"day": day, "region": region,
-                                   "exchanges": list(exchanges) if exchanges else None})
-    window = read_window(conn, days, region)
-    t1 = time.perf_counter()
-    tickers = pd.Index(cross["ticker"])
-    keys = [d.isoformat() for d in days]
-    closes = to_matrix(window, "close", keys, tickers)
-    values = to_matrix(window, "value", keys, tickers)
-    factors = compute_factors(closes, values, cross)
-    frame = cross_section(day, region, tickers, cross["market"].to_numpy(), factors)
-    t2 = time.perf_counter()
-    stats = {"read_seconds": round(t1 - t0, 3), "compute_seconds": round(t2 - t1, 3),
-             "stocks": len(tickers), "window_rows": len(window)}
-    return frame, stats
+    window = Window(conn, [day], region)
+    frame, stats = day_frame(conn, window, day, region)
+    return frame, {"read_seconds": round(time.perf_counter() - t0 - stats["compute_seconds"], 3),
+                   **stats, "window_rows": window.rows}
 
 
 def _standardisation_errors(frame: pd.DataFrame, by: list[str], column: str) -> list[str]:
@@ -298,29 +329,42 @@ def check_scores(frame: pd.DataFrame, stocks: int) -> tuple[list[str], list[str]
     ],
 )
 def factor_scores(context, warehouse: Warehouse):
-    errors: list[str] = []
-    coverage: list[str] = []
-
-    def process(day: dt.date, conn: psycopg.Connection) -> dict:
-        state = ohlcv_state(conn, day, REGION)
-        frame, stats = factor_frame(conn, day, REGION)
-        frame = validate(FactorScoresSchema, frame, dataset="factor_scores", date=str(day))
-        warehouse.replace_partition("factor_scores", frame, where={"region": REGION, "date": day})
-        errs, warns = check_scores(frame, stats["stocks"])
-        errors.extend(f"{REGION} {day} {e}" for e in errs)
-        coverage.extend(f"{REGION} {day} {w}" for w in warns)
-        context.log.info(f"factor_scores {REGION} {day}: {len(frame)} rows, {stats}")
-        preview = frame[frame["factor_name"] == "mom_12_1"]
-        preview = preview.sort_values("percentile", ascending=False).head(5)
-        return partition_metadata("factor_scores", len(frame), preview, SCORES_SCHEMA, date=str(day),
-                                  region=REGION, price_basis="adjusted", ohlcv=state, **stats)
-
-    report = for_each_day(context, warehouse, process)
-    yield from emit(context, report, [
-        dg.AssetCheckResult(check_name="standardised", passed=not errors,
-                            metadata={"failures": "\n".join(errors[:20]) or "none"}),
-        dg.AssetCheckResult(check_name="coverage", passed=not coverage, severity=dg.AssetCheckSeverity.WARN,
-                            metadata={"low_coverage": "\n".join(coverage[:30]) or "none"}),
+    # The whole run from ONE window read (its days + 252 trading days before the first), then one
+    # transaction per day writing the day's 11 packed rows (factor_storage.py).
+    report = RunReport()
+    per_day: dict[str, list[dg.AssetCheckResult]] = {}
+    with warehouse.connect(autocommit=True) as conn:
+        states = run_days(context, conn, REGION, report)
+        days = sorted(states)
+        if days:
+            warehouse.ensure_month_partitions(factor_storage.TABLE, days)
+            t0 = time.perf_counter()
+            window = Window(conn, days, REGION)
+            read_seconds = (time.perf_counter() - t0) / len(days)
+        for day in days:
+            key = day.isoformat()
+            frame, stats = day_frame(conn, window, day, REGION)
+            frame = validate(FactorScoresSchema, frame, dataset="factor_scores", date=key)
+            factor_storage.write_day(conn, day, REGION, frame)
+            errs, warns = check_scores(frame, stats["stocks"])
+            per_day[key] = [
+                dg.AssetCheckResult(check_name="standardised", passed=not errs,
+                                    metadata={"failures": "\n".join(f"{REGION} {day} {e}" for e in errs[:20])
+                                              or "none"}),
+                dg.AssetCheckResult(check_name="coverage", passed=not warns, severity=dg.AssetCheckSeverity.WARN,
+                                    metadata={"failures": "\n".join(f"{REGION} {day} {w}" for w in warns[:30])
+                                              or "none"}),
+            ]
+            context.log.info(f"factor_scores {REGION} {day}: {len(frame)} rows, {stats}")
+            preview = frame[frame["factor_name"] == "mom_12_1"]
+            preview = preview.sort_values("percentile", ascending=False).head(5)
+            report.metadata[key] = partition_metadata(
+                "factor_scores", len(frame), preview, SCORES_SCHEMA, date=key, region=REGION,
+                price_basis="adjusted", ohlcv=states[day], read_seconds_per_day=round(read_seconds, 4),
+                window_trading_days=len(window.span), window_rows=window.rows, **stats)
+    yield from emit_days(context, report, per_day, [
+        combined("standardised", per_day),
+        combined("coverage", per_day, dg.AssetCheckSeverity.WARN),
     ])
 
 

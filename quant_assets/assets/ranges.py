@@ -22,15 +22,18 @@ committed ranges.
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import dagster as dg
+import numpy as np
 import psycopg
 
+from quant_assets.assets import range_window
 from quant_assets.assets.aggregates import (
     OHLCV,
     REGION,
     InputMissing,
-    emit,
+    RunReport,
     for_each_day,
     ohlcv_state,
     partition_metadata,
@@ -38,6 +41,7 @@ from quant_assets.assets.aggregates import (
     table_schema,
 )
 from quant_assets.assets.daily import DAILY_DERIVED_CONDITION
+from quant_assets.assets.derived_run import combined, emit_days, run_days
 from quant_assets.calendar import previous_trading_days, trading_day_partitions, trading_days
 from quant_assets.resources.warehouse import Warehouse, lock_partition
 from quant_assets.schemas.derived import PriceRange52wSchema
@@ -76,6 +80,8 @@ FROM (
 ) found
 """
 
+# The former per-day statement (one 250-day window read per day), kept as the reference the
+# tests compare the one-pass computation (range_window.py) with.
 RANGE_INSERT = """
 INSERT INTO price_range_52w (date, ticker, region, close, days_in_window, window_start, high_close, high_close_date,
                              low_close, low_close_date, high_52w, high_52w_date, low_52w, low_52w_date,
@@ -200,6 +206,7 @@ def prior_trading_day(conn: psycopg.Connection, day: dt.date, region: str = REGI
 )
 def adjustment_factors(context, warehouse: Warehouse):
     suspicious: list[str] = []
+    per_day: dict[str, list[dg.AssetCheckResult]] = {}
 
     def process(day: dt.date, conn: psycopg.Connection) -> dict:
         state = ohlcv_state(conn, day, REGION)
@@ -218,8 +225,13 @@ def adjustment_factors(context, warehouse: Warehouse):
         listed = read(conn, "SELECT count(*) AS n FROM ohlcv_data WHERE region = %s AND timeframe = 'D' AND date = %s",
                       (REGION, day)).iloc[0]["n"]
         extreme = found[(found["factor"] < 0.01) | (found["factor"] > 100)]
-        if len(extreme) or (listed and rows > max(2, MAX_EX_DATE_SHARE * listed)):
-            suspicious.append(f"{REGION} {day}: {rows} ex-date(s) of {listed} tickers, {len(extreme)} extreme")
+        bad = bool(len(extreme) or (listed and rows > max(2, MAX_EX_DATE_SHARE * listed)))
+        note = f"{REGION} {day}: {rows} ex-date(s) of {listed} tickers, {len(extreme)} extreme"
+        if bad:
+            suspicious.append(note)
+        per_day[day.isoformat()] = [dg.AssetCheckResult(
+            check_name="plausible_factors", passed=not bad, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"failures": note if bad else "none"})]
         return partition_metadata("adjustment_factors", rows, found.head(10), FACTOR_SCHEMA, date=str(day), region=REGION,
                                   prior_trading_day=str(prior) if prior else "none", ohlcv=state)
 
@@ -228,7 +240,7 @@ def adjustment_factors(context, warehouse: Warehouse):
         check_name="plausible_factors", passed=not suspicious, severity=dg.AssetCheckSeverity.WARN,
         metadata={"suspicious_days": "\n".join(suspicious[:20]) or "none"},
     )
-    yield from emit(context, report, [check])
+    yield from emit_days(context, report, per_day, [check])
 
 
 @dg.asset(
@@ -256,34 +268,46 @@ def adjustment_factors(context, warehouse: Warehouse):
     )],
 )
 def price_range_52w(context, warehouse: Warehouse):
-    invalid: list[str] = []
-
-    def process(day: dt.date, conn: psycopg.Connection) -> dict:
-        state = ohlcv_state(conn, day, REGION)
-        start = previous_trading_days(day, WINDOW)[0]
-        warehouse.ensure_month_partitions("price_range_52w", [day])
-        with conn.transaction():
-            lock_partition(conn, "price_range_52w", (REGION, day))
-            conn.execute("DELETE FROM price_range_52w WHERE region = %s AND date = %s", (REGION, day))
-            rows = conn.execute(RANGE_INSERT, {"day": day, "start": start, "region": REGION}).rowcount
-            # seed 002's latest-figure columns follow the committed rows (sql/008)
-            conn.execute("SELECT refresh_etf_latest(%s)", (REGION,))
-        written = read(conn, RANGE_READ, (REGION, day))
-        try:
-            PriceRange52wSchema.validate(written, lazy=True)
-        except Exception as exc:  # pandera SchemaErrors: report, do not hide the partition
-            invalid.append(f"{REGION} {day}: {str(exc)[:300]}")
-        short = int((written["days_in_window"] < WINDOW).sum()) if len(written) else 0
-        return partition_metadata(
-            "price_range_52w", rows, written.head(5), RANGE_SCHEMA, date=str(day), region=REGION,
-            window_start=str(start),
-            short_history_tickers=short, price_basis="adjusted to D", ohlcv=state,
-        )
-
-    report = for_each_day(context, warehouse, process)
-    check = dg.AssetCheckResult(check_name="valid_rows", passed=not invalid,
-                                metadata={"failures": "\n".join(invalid[:10]) or "none"})
-    yield from emit(context, report, [check])
+    # The whole run in one pass (assets/range_window.py): one bounded read of the run's days plus
+    # their 249-day look-back, numpy windows, then one transaction per day.
+    report = RunReport()
+    per_day: dict[str, list[dg.AssetCheckResult]] = {}
+    with warehouse.connect(autocommit=True) as conn:
+        states = run_days(context, conn, REGION, report)
+        days = sorted(states)
+        if not days:
+            yield from emit_days(context, report, per_day, [])
+            return
+        warehouse.ensure_month_partitions("price_range_52w", days)
+        t0 = time.perf_counter()
+        bars = range_window.load(conn, days, REGION)
+        results = range_window.compute_ranges(bars, days)
+        read_compute = (time.perf_counter() - t0) / len(days)
+        for day in days:
+            key = day.isoformat()
+            start = previous_trading_days(day, WINDOW)[0]
+            with conn.transaction():
+                lock_partition(conn, "price_range_52w", (REGION, day))
+                conn.execute("DELETE FROM price_range_52w WHERE region = %s AND date = %s", (REGION, day))
+                rows = range_window.stage_and_insert(conn, results[day], REGION)
+                # seed 002's latest-figure columns follow the committed rows (sql/008)
+                conn.execute("SELECT refresh_etf_latest(%s)", (REGION,))
+            written = read(conn, RANGE_READ, (REGION, day))
+            failure = ""
+            try:
+                PriceRange52wSchema.validate(written, lazy=True)
+            except Exception as exc:  # pandera SchemaErrors: report, do not hide the partition
+                failure = f"{REGION} {day}: {str(exc)[:300]}"
+            per_day[key] = [dg.AssetCheckResult(check_name="valid_rows", passed=not failure,
+                                                metadata={"failures": failure or "none"})]
+            short = int((written["days_in_window"] < WINDOW).sum()) if len(written) else 0
+            report.metadata[key] = partition_metadata(
+                "price_range_52w", rows, written.head(5), RANGE_SCHEMA, date=key, region=REGION,
+                window_start=str(start), short_history_tickers=short, price_basis="adjusted to D",
+                ohlcv=states[day], read_compute_seconds_per_day=round(read_compute, 4),
+                trading_days_read=len(bars.span), bars_read=int((~np.isnan(bars.close)).sum()),
+            )
+    yield from emit_days(context, report, per_day, [combined("valid_rows", per_day)])
 
 
 ASSETS = [adjustment_factors, price_range_52w]
