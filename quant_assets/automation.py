@@ -6,6 +6,8 @@
   become skip reasons, never a crashed sensor: the next tick simply asks again.
 - Derived assets carry automation conditions; one automation-condition sensor, running by
   default, evaluates them.
+- Source-expensive KRX history (holdings, KRX tracking figures) trickles in under a daily request
+  budget (quant_assets/trickle.py).
 - A nightly catch-up schedule on the KRX calendar requests any trading day of the last weeks
   that is still missing (never loaded, or failed), and skips holidays.
 """
@@ -21,6 +23,7 @@ from quant_assets.calendar import TIMEZONE, is_trading_day, now_kst, previous_tr
 from quant_assets.errors import QuantAssetsError
 from quant_assets.resources.krx import KRXClient
 from quant_assets.resources.warehouse import Warehouse
+from quant_assets.trickle import krx_history_trickle
 
 PRICE_ASSETS = [dg.AssetKey("ohlcv"), dg.AssetKey("etf_daily"), dg.AssetKey("stock_fundamentals")]
 AUM_ASSETS = [dg.AssetKey("etf_aum")]
@@ -222,5 +225,6 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
                 "aggregates, groups) so they refresh when their upstream partitions change.",
 )
 
-SENSORS = [prices_published_sensor, aum_published_sensor, holdings_published_sensor, automation_sensor]
+SENSORS = [prices_published_sensor, aum_published_sensor, holdings_published_sensor, automation_sensor,
+           krx_history_trickle]
 SCHEDULES = [nightly_catch_up]
