@@ -4,15 +4,16 @@ Two histories cost requests per ETF, not per day: holdings (one PDF request per 
 ~1,000 a day today) and KRX's published tracking figures (two range requests per listed ETF per
 <= 730 days, quant_assets/tracking_krx.py). `quant backfill` leaves them out; this sensor loads
 them behind whatever `etf_daily` history is loaded, spending at most QUANT_KRX_HISTORY_BUDGET KRX
-requests per KST day (default 2,000; 0 switches the trickle off).
+requests per KST day (default 2,000 with a KRX account, 50,000 against the simulator; 0 switches
+the trickle off).
 
 Order: NEWEST FIRST — recent history is what screens and groups use, and a half-done trickle then
 leaves one contiguous recent stretch. Per tick: tracking months first (cheapest per day covered),
 then holdings days with what is left; one trickle run at a time; each run's request cost is
 stored in its `quant/trickle_cost` tag, so the day's spend is the sum over today's trickle runs
 (no ledger table). The tick's skip reason (UI: Sensors → krx_history_trickle) and
-`quant backfill --status` show what is left, the budget and the ETA. The current month of
-tracking figures stays with its weekly refresh; the newest holdings day with its sensor.
+`quant backfill --status` show what is left, the budget and the ETA. A month of tracking
+figures, once loaded, is refreshed by its weekly schedule; the newest holdings day is its sensor's.
 """
 
 from __future__ import annotations
@@ -37,8 +38,11 @@ IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.Dag
 
 
 def krx_history_budget() -> int:
-    """KRX requests per KST day the history trickle may send (QUANT_KRX_HISTORY_BUDGET)."""
-    return int(os.environ.get(BUDGET_ENV, "2000"))
+    """KRX requests per KST day the history trickle may send (QUANT_KRX_HISTORY_BUDGET): 2,000
+    against the real KRX (~17 min at the polite 2 req/s), 50,000 against the bundled simulator,
+    so a fresh `make run` also fills the 20 catch-up days' holdings within the day."""
+    default = "2000" if os.environ.get("KRX_ID") else "50000"
+    return int(os.environ.get(BUDGET_ENV, default))
 
 
 @dataclass
@@ -71,9 +75,8 @@ def backlog(instance: dg.DagsterInstance, warehouse: Warehouse, today: dt.date) 
                                      "AND date = ANY(%s) GROUP BY date", ([dt.date.fromisoformat(d) for d in days],))
         counts = {str(d): int(n) for d, n in zip(frame["date"], frame["n"], strict=True)}
     holdings = [(d, counts.get(d, 0)) for d in days]
-    this_month = today.replace(day=1).isoformat()
     have = instance.get_materialized_partitions(TRACKING)
-    months = sorted({d[:8] + "01" for d in loaded} - set(have) - {this_month}, reverse=True)
+    months = sorted({d[:8] + "01" for d in loaded} - set(have), reverse=True)
     cost = tracking_krx.request_cost(warehouse, months, today) if months else 0
     return Backlog(holdings, months, cost)
 

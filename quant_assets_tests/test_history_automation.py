@@ -103,3 +103,21 @@ def test_empty_instance_requests_nothing_and_the_sensor_emits_backfills():
     assert engine.evaluate(dt.datetime(2025, 11, 17, 9, tzinfo=KST)) == {}
     assert engine.evaluate(dt.datetime(2025, 11, 17, 9, 5, tzinfo=KST)) == {}
     assert automation_sensor.emit_backfills
+
+
+def test_the_current_bucket_can_join_a_backfill():
+    """The automation sensor puts the current month in the same backfill as the catch-up days; the
+    backfill daemon refuses a bucket whose upstream days "do not exist" (the rest of the month)
+    unless the mapping allows it — on a fresh install that failed the whole catch-up backfill."""
+    graph = _defs().resolve_asset_graph()
+    now = dt.datetime(2026, 12, 2, 12, tzinfo=KST)
+    with dg.partition_loading_context(effective_dt=now):
+        for bucket in BUCKETS:
+            pdef = graph.get(dg.AssetKey(bucket)).partitions_def
+            current = pdef.subset_with_partition_keys([pdef.get_last_partition_key()])
+            for parent in ("ohlcv", "technical_analysis"):
+                mapping = graph.get_partition_mapping(dg.AssetKey(bucket), dg.AssetKey(parent))
+                result = mapping.get_upstream_mapped_partitions_result_for_partitions(
+                    current, pdef, trading_day_partitions, current_time=now)
+                assert result.required_but_nonexistent_subset.is_empty, (bucket, parent)
+                assert "2026-12-02" in result.partitions_subset.get_partition_keys()

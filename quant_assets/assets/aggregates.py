@@ -278,8 +278,13 @@ def _aggregate_asset(name: str, partitions_def: dg.TimeWindowPartitionsDefinitio
     @dg.asset(
         name=name,
         partitions_def=partitions_def,
-        deps=[dg.AssetDep(OHLCV, partition_mapping=dg.TimeWindowPartitionMapping()),
-              dg.AssetDep(TECHNICAL, partition_mapping=dg.TimeWindowPartitionMapping())],
+        # The current bucket's later days do not exist yet: without allow_nonexistent the backfill
+        # daemon rejects any backfill holding the current month/quarter/year ("depends on
+        # non-existent partitions"), e.g. the one automation emits for the catch-up days (#13).
+        deps=[dg.AssetDep(OHLCV, partition_mapping=dg.TimeWindowPartitionMapping(
+                  allow_nonexistent_upstream_partitions=True)),
+              dg.AssetDep(TECHNICAL, partition_mapping=dg.TimeWindowPartitionMapping(
+                  allow_nonexistent_upstream_partitions=True))],
         kinds={"postgres", "sql"},
         group_name="aggregates",
         description=(
