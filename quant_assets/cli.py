@@ -5,6 +5,7 @@
     quant migrate   apply sql/ migrations (--dry-run, --verify)
     quant db        start | stop | status | url
     quant backfill  --years N | --start D [--end D]: ingest + derived history, followed to the end
+    quant storage   [report|compact|uncompact]: size per table and month, compact closed months
     quant import-legacy PATH [--dry-run]   import a Spock-style SQLite database
     quant sql [-c SQL | -f FILE]            psql on the market database (built-in client without psql)
     quant dagster ARGS...                  any dagster CLI command on the platform's instance
@@ -313,6 +314,10 @@ def main(argv: list[str] | None = None) -> int:
     from quant_assets.backfill_cli import add_parser as add_backfill_parser
 
     add_backfill_parser(sub).set_defaults(func=cmd_backfill)
+
+    from quant_assets.storage.cli import add_parser as add_storage_parser
+
+    add_storage_parser(sub)
 
     dag = sub.add_parser("dagster", help="run a dagster CLI command with the platform's DAGSTER_HOME and storage")
     dag.add_argument("args", nargs=argparse.REMAINDER)

@@ -127,8 +127,11 @@ class Warehouse(ConfigurableResource):
                 # The advisory lock keeps two runs from racing on the same CREATE.
                 with conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (child,))
+                    # a compacted table is a view: its month partitions belong to its hot table
+                    from quant_assets.storage.layout import partition_parent
+                    parent = partition_parent(conn, table)
                     conn.execute(
-                        f"CREATE TABLE IF NOT EXISTS {child} PARTITION OF {table} "
+                        f"CREATE TABLE IF NOT EXISTS {child} PARTITION OF {parent} "
                         f"FOR VALUES FROM ('{m}') TO ('{next_month(m)}')"
                     )
                 self._partitions.add((table, m))

@@ -1,0 +1,334 @@
+"""The compacted layout of a seed-named time-series table, generated from its catalogue.
+
+Why generated and why lazily: the seed contract (docs/seed_contract.md, test_seed_contract.py)
+inspects `ohlcv_data` as a month-partitioned table with its named indexes. A database that never
+compacts keeps exactly that. The first `quant storage compact` converts the table:
+
+* the partitioned table is renamed to its *hot* name (`ohlcv_hot`; partitions and indexes keep
+  their names, so `ohlcv_data_pkey` still serves the seeds' lookups);
+* closed months move to a *cold* table, one row per (region, month, ticker, timeframe, asset_type)
+  whose value columns are arrays aligned to the month's trading days (`<cold>_days`: day index
+  -> date). Aligning to a calendar instead of storing a `date[]` per row is what makes both access
+  paths cheap: "one date of all tickers" looks the date up in `<cold>_days` and reads element `idx`
+  of each ticker's row of that month (no unnest, no scan of other months); "one ticker's ten years"
+  reads that ticker's ~120 rows through the (ticker, region, month) index;
+* the seed name becomes a view `hot UNION ALL cold-expanded` with the same columns, types
+  (typmods included), defaults and comments, and INSTEAD OF triggers: a write that touches a
+  compacted month (correction, re-run, technical_analysis UPDATE) first un-compacts that month
+  (`storage_<t>_uncompact`), then applies to the hot table. Views that read the table
+  (`ohlcv_adjusted`, ...) are re-created on the view so they keep seeing every row.
+
+Everything here is SQL text built from the catalogue, so the tests can read it and the same text
+runs in the migration-free conversion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What varies per compactable table."""
+
+    table: str                      # seed name (the view after conversion)
+    hot: str                        # the original partitioned table, renamed
+    cold: str                       # compact table
+    date_col: str                   # the partition column, one value per trading day
+    group: tuple[str, ...]          # scalar columns of a cold row besides region/month
+    key: tuple[str, ...]            # the row key (UPDATE/DELETE target), contains date_col
+    present: str                    # a NOT NULL column: NULL element = no row that day
+    indexes: tuple[tuple[str, ...], ...]  # secondary indexes of the cold table (lookup paths)
+    layout: str
+
+    @property
+    def days(self) -> str:
+        return f"{self.cold}_days"
+
+    @property
+    def compact_fn(self) -> str:
+        return f"storage_{self.table}_compact"
+
+    @property
+    def uncompact_fn(self) -> str:
+        return f"storage_{self.table}_uncompact"
+
+    @property
+    def write_fn(self) -> str:
+        return f"storage_{self.table}_write"
+
+
+OHLCV = Spec(
+    table="ohlcv_data", hot="ohlcv_hot", cold="ohlcv_cold", date_col="date",
+    group=("ticker", "timeframe", "asset_type"), key=("ticker", "region", "date", "timeframe"),
+    present="close", indexes=(("ticker", "region", "month"),),
+    layout="per (region, month, ticker, timeframe, asset_type): one array per value column, "
+           "aligned to the month's trading days (ohlcv_cold_days)")
+
+HOLDINGS = Spec(
+    table="etf_holdings", hot="etf_holdings_hot", cold="etf_holdings_cold", date_col="as_of_date",
+    group=("etf_ticker", "stock_ticker", "constituent_type", "constituent_isin", "constituent_name",
+           "market_id", "data_source"),
+    key=("etf_ticker", "region", "as_of_date", "stock_ticker"), present="rank_in_etf",
+    indexes=(("stock_ticker", "region", "month"), ("etf_ticker", "region", "month")),
+    layout="per (region, month, ETF, constituent line): the line's unchanging attributes once, its "
+           "daily values (shares, market value, weights, rank) as arrays aligned to the month's PDF "
+           "days (etf_holdings_cold_days)")
+
+SPECS = {OHLCV.table: OHLCV, HOLDINGS.table: HOLDINGS}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str                       # format_type(), typmod included
+    notnull: bool
+    default: str | None
+    comment: str | None
+
+
+def columns(conn: psycopg.Connection, relation: str) -> list[Column]:
+    return [Column(*r) for r in conn.execute(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid), "
+        "       col_description(a.attrelid, a.attnum) "
+        "FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+        "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+        (relation,)).fetchall()]
+
+
+def is_converted(conn: psycopg.Connection, table: str) -> bool:
+    return conn.execute("SELECT 1 FROM storage_layouts WHERE table_name = %s", (table,)).fetchone() is not None
+
+
+def partition_parent(conn: psycopg.Connection, table: str) -> str:
+    """The relation new month partitions of `table` attach to: itself, or its hot table once
+    `table` is a compacted view (Warehouse.ensure_month_partitions asks this)."""
+    row = conn.execute("SELECT hot_table FROM storage_layouts WHERE table_name = %s", (table,)).fetchone()
+    return row[0] if row else table
+
+
+def value_columns(spec: Spec, cols: list[Column]) -> list[Column]:
+    scalar = {"region", spec.date_col, *spec.group}
+    return [c for c in cols if c.name not in scalar]
+
+
+def cold_select(spec: Spec, cols: list[Column], where: str = "") -> str:
+    """The cold rows in the table's column order (the view's second branch)."""
+    values = {c.name for c in value_columns(spec, cols)}
+    items = []
+    for c in cols:
+        if c.name == spec.date_col:
+            items.append(f"d.date AS {c.name}")
+        elif c.name in values:
+            items.append(f"c.{c.name}[d.idx] AS {c.name}")
+        else:
+            items.append(f"c.{c.name}")
+    return (f"SELECT {', '.join(items)}\n  FROM {spec.cold} c JOIN {spec.days} d "
+            f"ON d.region = c.region AND d.month = c.month\n WHERE c.{spec.present}[d.idx] IS NOT NULL{where}")
+
+
+def conversion_sql(spec: Spec, cols: list[Column], dependents: list[tuple[str, str]]) -> list[str]:
+    """Statements converting `spec.table` (a month-partitioned table) into the compacted layout."""
+    names = [c.name for c in cols]
+    by_name = {c.name: c for c in cols}
+    vals = value_columns(spec, cols)
+    group_defs = ", ".join(f"{g} {by_name[g].type}{' NOT NULL' if by_name[g].notnull else ''}"
+                           for g in spec.group)
+    array_defs = ",\n    ".join(f"{c.name} {c.type}[]" for c in vals)
+    region_type = by_name["region"].type
+    out = [
+        f"ALTER TABLE {spec.table} RENAME TO {spec.hot}",
+        f"""CREATE TABLE {spec.days} (
+    region {region_type} NOT NULL, month date NOT NULL, idx integer NOT NULL, date date NOT NULL,
+    PRIMARY KEY (region, month, idx), UNIQUE (date, region))""",
+        f"""CREATE TABLE {spec.cold} (
+    region {region_type} NOT NULL, month date NOT NULL, {group_defs},
+    {array_defs},
+    UNIQUE NULLS NOT DISTINCT (region, month, {', '.join(spec.group)}))""",
+    ] + [f"CREATE INDEX {spec.cold}_{ix[0]}_idx ON {spec.cold} ({', '.join(ix)})" for ix in spec.indexes] + [
+        f"CREATE VIEW {spec.table} AS\nSELECT {', '.join(names)} FROM {spec.hot}\nUNION ALL\n"
+        + cold_select(spec, cols),
+    ]
+    out += [f"ALTER VIEW {spec.table} ALTER COLUMN {c.name} SET DEFAULT {c.default}" for c in cols if c.default]
+    out += [uncompact_function(spec, cols), compact_function(spec, cols), write_function(spec, cols),
+            f"CREATE TRIGGER {spec.table}_write INSTEAD OF INSERT OR UPDATE OR DELETE ON {spec.table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {spec.write_fn}()"]
+    out += [f"CREATE OR REPLACE VIEW {name} AS {definition}" for name, definition in dependents]
+    out += comments(spec, cols)
+    out.append(sql.SQL("INSERT INTO storage_layouts (table_name, hot_table, cold_table, period_unit, layout) "
+                       "VALUES ({}, {}, {}, 'month', {})").format(
+        sql.Literal(spec.table), sql.Literal(spec.hot), sql.Literal(spec.cold), sql.Literal(spec.layout)))
+    return out
+
+
+def comments(spec: Spec, cols: list[Column]) -> list:
+    lit = sql.Literal
+    out = [sql.SQL("COMMENT ON VIEW {} IS {}").format(sql.Identifier(spec.table), lit(
+        f"Every row of {spec.table}: recent months from {spec.hot} (row form) UNION ALL compacted closed "
+        f"months from {spec.cold} (arrays per month). Same columns and types as the table it replaced; "
+        f"writes go through INSTEAD OF triggers that un-compact a touched month first (quant_assets/storage)."))]
+    for c in cols:
+        if c.comment:
+            out.append(sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
+                sql.Identifier(spec.table), sql.Identifier(c.name), lit(c.comment)))
+    out.append(sql.SQL("COMMENT ON TABLE {} IS {}").format(sql.Identifier(spec.cold), lit(
+        f"Compacted closed months of {spec.table}: {spec.layout}. Element i of every array is the "
+        f"day with idx i in {spec.days}; a NULL {spec.present}[i] means no row that day. Read through "
+        f"the view {spec.table}; maintained by {spec.compact_fn}/{spec.uncompact_fn}.")))
+    out.append(sql.SQL("COMMENT ON TABLE {} IS {}").format(sql.Identifier(spec.days), lit(
+        f"Trading days of each compacted (region, month) of {spec.table}, numbered from 1: idx is the "
+        f"array position of that date in {spec.cold}.")))
+    for table, col, text in [
+        (spec.days, "region", "Market (regions.region)."),
+        (spec.days, "month", "First day of the compacted month."),
+        (spec.days, "idx", f"Array position (1-based) of date in the {spec.cold} rows of this month."),
+        (spec.days, "date", "Trading day."),
+        (spec.cold, "region", "Market (regions.region)."),
+        (spec.cold, "month", "First day of the compacted month."),
+    ] + [(spec.cold, g, f"{g} of the rows (as in {spec.table}.{g}).") for g in spec.group] + [
+        (spec.cold, c.name, f"{spec.table}.{c.name} ({c.type}) of each trading day of the month, by idx.")
+        for c in value_columns(spec, cols)
+    ]:
+        out.append(sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
+            sql.Identifier(table), sql.Identifier(col), lit(text)))
+    for fn in (spec.compact_fn, spec.uncompact_fn):
+        out.append(sql.SQL("COMMENT ON FUNCTION {}(varchar, date) IS {}").format(sql.Identifier(fn), lit(
+            "Moves one (region, month) between the hot rows and the compact cold rows of "
+            f"{spec.table}, in the caller's transaction; returns the rows moved.")))
+    return out
+
+
+def _lock(spec: Spec) -> str:
+    return f"PERFORM pg_advisory_xact_lock(hashtext('storage:{spec.table}:' || p_region || ':' || p_month));"
+
+
+def uncompact_function(spec: Spec, cols: list[Column]) -> str:
+    names = ", ".join(c.name for c in cols)
+    return f"""CREATE FUNCTION {spec.uncompact_fn}(p_region varchar, p_month date) RETURNS bigint
+LANGUAGE plpgsql AS $fn$
+DECLARE n bigint;
+BEGIN
+    {_lock(spec)}
+    IF NOT EXISTS (SELECT 1 FROM storage_periods WHERE table_name = '{spec.table}'
+                   AND region = p_region AND period = p_month) THEN
+        RETURN 0;
+    END IF;
+    INSERT INTO {spec.hot} ({names})
+    {cold_select(spec, cols, " AND c.region = p_region AND c.month = p_month AND d.region = p_region AND d.month = p_month")};
+    GET DIAGNOSTICS n = ROW_COUNT;
+    DELETE FROM {spec.cold} WHERE region = p_region AND month = p_month;
+    DELETE FROM {spec.days} WHERE region = p_region AND month = p_month;
+    DELETE FROM storage_periods WHERE table_name = '{spec.table}' AND region = p_region AND period = p_month;
+    RETURN n;
+END $fn$"""
+
+
+def compact_function(spec: Spec, cols: list[Column]) -> str:
+    vals = value_columns(spec, cols)
+    group = ", ".join(f"k.{g}" for g in spec.group)
+    arrays = ",\n           ".join(
+        f"CASE WHEN count(h.{c.name}) = 0 THEN NULL ELSE array_agg(h.{c.name} ORDER BY k.idx) END" for c in vals)
+    notnull = {c.name for c in cols if c.notnull}
+    join = " AND ".join(f"h.{g}::text = k.{g}::text" if g in notnull else f"h.{g} IS NOT DISTINCT FROM k.{g}"
+                        for g in spec.group)
+    dc = spec.date_col
+    # enable_nestloop off: the generic plan of a plpgsql statement cannot see how many rows a month
+    # has, and a nested loop over (cells x rows) is quadratic; every join here wants hashing.
+    return f"""CREATE FUNCTION {spec.compact_fn}(p_region varchar, p_month date) RETURNS bigint
+LANGUAGE plpgsql SET enable_nestloop = off AS $fn$
+DECLARE
+    n bigint; v_end date := (p_month + interval '1 month')::date; v_part regclass; v_raw bigint;
+    v_part_rows bigint; v_bytes bigint;
+BEGIN
+    {_lock(spec)}
+    IF EXISTS (SELECT 1 FROM storage_periods WHERE table_name = '{spec.table}'
+               AND region = p_region AND period = p_month) THEN
+        -- hot rows written beside a compacted month cannot exist (the trigger un-compacts first)
+        RETURN 0;
+    END IF;
+    SELECT count(*) INTO n FROM {spec.hot} WHERE region = p_region AND {dc} >= p_month AND {dc} < v_end;
+    IF n = 0 THEN
+        RETURN 0;
+    END IF;
+    SELECT tableoid::regclass INTO v_part FROM {spec.hot} WHERE {dc} >= p_month AND {dc} < v_end LIMIT 1;
+    SELECT count(*) INTO v_part_rows FROM {spec.hot} WHERE {dc} >= p_month AND {dc} < v_end;
+    v_raw := (pg_total_relation_size(v_part) * n / v_part_rows);
+    INSERT INTO {spec.days} (region, month, idx, date)
+    SELECT p_region, p_month, row_number() OVER (ORDER BY s.{dc}), s.{dc}
+      FROM (SELECT DISTINCT {dc} FROM {spec.hot} WHERE region = p_region AND {dc} >= p_month AND {dc} < v_end) s;
+    -- The month's rows once (with their day index), then every (group, day) cell: hash joins on
+    -- small materialised sets, one sort feeding every array_agg.
+    INSERT INTO {spec.cold} (region, month, {', '.join(spec.group)}, {', '.join(c.name for c in vals)})
+    WITH m AS MATERIALIZED (
+        SELECT h.*, d.idx FROM {spec.hot} h
+          JOIN {spec.days} d ON d.region = p_region AND d.month = p_month AND d.date = h.{dc}
+         WHERE h.region = p_region AND h.{dc} >= p_month AND h.{dc} < v_end),
+    k AS MATERIALIZED (SELECT DISTINCT {', '.join(spec.group)} FROM m),
+    cell AS (SELECT k.*, d.idx FROM k CROSS JOIN {spec.days} d WHERE d.region = p_region AND d.month = p_month)
+    SELECT p_region, p_month, {group},
+           {arrays}
+      FROM cell k LEFT JOIN m h ON h.idx = k.idx AND {join}
+     GROUP BY {group};
+    DELETE FROM {spec.hot} WHERE region = p_region AND {dc} >= p_month AND {dc} < v_end;
+    SELECT coalesce(sum(pg_column_size(c.*) + 4), 0)
+           + (SELECT count(*) * 40 FROM {spec.days} WHERE region = p_region AND month = p_month)
+      INTO v_bytes FROM {spec.cold} c WHERE c.region = p_region AND c.month = p_month;
+    -- index share: ~ (key bytes + 16) per cold row, two indexes
+    v_bytes := v_bytes + (SELECT count(*) * 2 * 40 FROM {spec.cold} WHERE region = p_region AND month = p_month);
+    INSERT INTO storage_periods (table_name, region, period, rows, raw_bytes, compacted_bytes)
+    VALUES ('{spec.table}', p_region, p_month, n, v_raw, v_bytes);
+    RETURN n;
+END $fn$"""
+
+
+def write_function(spec: Spec, cols: list[Column]) -> str:
+    names = [c.name for c in cols]
+    key = " AND ".join(f"{k} = OLD.{k}" for k in spec.key)
+    dc = spec.date_col
+
+    def uncompact(rec: str) -> str:
+        return (f"IF EXISTS (SELECT 1 FROM storage_periods WHERE table_name = '{spec.table}' "
+                f"AND region = {rec}.region AND period = date_trunc('month', {rec}.{dc})::date) THEN\n"
+                f"            PERFORM {spec.uncompact_fn}({rec}.region, date_trunc('month', {rec}.{dc})::date);\n"
+                f"        END IF;")
+    return f"""CREATE FUNCTION {spec.write_fn}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        {uncompact('OLD')}
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        {uncompact('NEW')}
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO {spec.hot} ({', '.join(names)}) VALUES ({', '.join('NEW.' + n for n in names)});
+        RETURN NEW;
+    ELSIF TG_OP = 'UPDATE' THEN
+        UPDATE {spec.hot} SET ({', '.join(names)}) = ROW({', '.join('NEW.' + n for n in names)}) WHERE {key};
+        RETURN NEW;
+    END IF;
+    DELETE FROM {spec.hot} WHERE {key};
+    RETURN OLD;
+END $fn$"""
+
+
+def dependent_views(conn: psycopg.Connection, table: str) -> list[tuple[str, str]]:
+    """Views reading `table` directly, with their definitions as they read now (by name)."""
+    return [(r[0], r[1]) for r in conn.execute(
+        "SELECT DISTINCT v.oid::regclass::text, pg_get_viewdef(v.oid) FROM pg_depend d "
+        "JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class "
+        "WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = %s::regclass AND v.oid <> %s::regclass "
+        "AND v.relkind = 'v'", (table, table)).fetchall()]
+
+
+def convert(conn: psycopg.Connection, spec: Spec) -> bool:
+    """Convert `spec.table` in the caller's transaction; False when it already is converted."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext('storage:convert'))")
+    if is_converted(conn, spec.table):
+        return False
+    cols = columns(conn, spec.table)
+    for stmt in conversion_sql(spec, cols, dependent_views(conn, spec.table)):
+        conn.execute(stmt)
+    return True
