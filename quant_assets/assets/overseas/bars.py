@@ -117,7 +117,7 @@ class RangeFetch:
         for first, last, exc in self.errors:
             if first <= day <= last:
                 raise exc
-        rows = []
+        rows, holes = [], []
         for m in self.members:
             b = self.bars.get(m.ticker)
             if b is None:   # its error covers other days only
@@ -125,14 +125,23 @@ class RangeFetch:
             hit = b[b["date"] == day]
             if hit.empty:
                 if len(b) and b["date"].min() < day < b["date"].max():
-                    raise OP.OverseasDataError(OP.DAILY, "no bar on a day the symbol traded before and after "
-                                               "(an empty or short page?)", region=self.region, exchange=m.excd,
-                                               symbol=m.symbol, date=f"{day:%Y%m%d}", field="xymd")
+                    holes.append(m)
                 continue
             rows.append(hit.iloc[0].to_dict() | {"ticker": m.ticker, "asset_type": m.asset_type,
                                                   "exchange_code": m.excd})
-        if not rows:
+        if not rows and holes:   # everyone traded around the day but nobody on it: a closure the
+            # calendar (or, for VN, no calendar) did not know -- the source shows it
             raise MarketClosedError(f"overseas_ohlcv {self.region}", day.strftime("%Y%m%d"))
+        if not rows:             # no bars around the day at all: nothing proves a closure
+            raise OP.OverseasDataError(OP.DAILY, "no member has a bar on or around this day (not published yet, "
+                                       "or empty answers)", region=self.region, exchange=None, symbol=None,
+                                       date=f"{day:%Y%m%d}", field="output2")
+        if holes:
+            m = holes[0]
+            raise OP.OverseasDataError(OP.DAILY, f"no bar on a day the symbol traded before and after while "
+                                       f"{len(rows)} other members have one (an empty or short page?)",
+                                       region=self.region, exchange=m.excd, symbol=m.symbol,
+                                       date=f"{day:%Y%m%d}", field="xymd")
         frame = pd.DataFrame(rows).assign(region=self.region, timeframe="D", currency=CURRENCIES[self.region])
         frame["date"] = pd.to_datetime(frame["date"])
         return frame[COLUMNS]

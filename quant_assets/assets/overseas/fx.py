@@ -88,7 +88,7 @@ class FxFetch:
                 continue
             q = float(df.at[day, "close"])
             rows.append({"currency": cur, "rate": q / unit, "quoted_rate": q, "quote_unit": unit, "base_currency": "KRW",
-                         "timestamp": pd.Timestamp(dt.datetime.combine(day, QUOTE_TIME, tzinfo=KST)),
+                         "timestamp": pd.Timestamp(dt.datetime.combine(day, QUOTE_TIME)),
                          "rate_date": pd.Timestamp(day), "source": SOURCE, "quality": "ok"})
         if not rows:
             raise MarketClosedError("exchange_rate_history", day.strftime("%Y%m%d"))
@@ -113,7 +113,9 @@ def exchange_rate_history(context: dg.AssetExecutionContext, kis: KISClient, war
     def process_day(day: dt.date) -> list[DayResult]:
         frame = validate(ExchangeRateSchema, fetch.day(day), dataset="exchange_rate_history", date=day.isoformat(),
                          key="currency")
-        frame["timestamp"] = frame["timestamp"].dt.tz_convert("UTC")
+        # the quote time with its zone (pandera's DateTime drops it): 15:30 KST of the rate date
+        frame["timestamp"] = [dt.datetime.combine(d.date(), QUOTE_TIME, tzinfo=KST).isoformat()
+                              for d in frame["rate_date"]]
         # only this source's rows of the day are replaced (a Spock import's BOK rows stay)
         warehouse.replace_partition("exchange_rate_history", frame, where={"rate_date": day, "source": SOURCE},
                                     status=("exchange_rate_history", day, SOURCE))
