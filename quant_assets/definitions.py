@@ -28,6 +28,7 @@ from quant_assets.resources.kis import KISClient
 from quant_assets.resources.krx import KRXClient
 from quant_assets.resources.sessions import PostgresSessionStore, set_default_session_store
 from quant_assets.resources.warehouse import Warehouse
+from quant_assets.storage import schedule as storage_schedule
 
 set_default_breaker(PostgresCircuitBreaker())
 set_default_session_store(PostgresSessionStore())  # one KRX login per account across processes
@@ -65,9 +66,9 @@ defs = dg.Definitions(
     assets=ASSETS,
     asset_checks=[*checks.CHECKS, *ranges.CHECKS, *factors.CHECKS, *aggregates.CHECKS, *fundamentals.CHECKS,
                   *statements.CHECKS],
-    jobs=[legacy_import.legacy_import_job, *statements.JOBS],
+    jobs=[legacy_import.legacy_import_job, *statements.JOBS, *storage_schedule.JOBS],
     sensors=automation.SENSORS,
-    schedules=[*automation.SCHEDULES, *statements.SCHEDULES],
+    schedules=[*automation.SCHEDULES, *statements.SCHEDULES, *storage_schedule.SCHEDULES],
     resources=resources(),
     # Steps of a run execute one after another in the run's own process. Our steps wait on a
     # source or on PostgreSQL, not on CPU, and the multiprocess default spends ~10 s starting a

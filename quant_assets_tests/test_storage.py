@@ -233,3 +233,30 @@ def test_conversion_sql_is_generated_from_the_catalogue(database_url):
     assert "c.ma5[d.idx] AS ma5" in view and "UNION ALL" in view
     cold = next(s for s in text if s.startswith("CREATE TABLE ohlcv_cold ("))
     assert "open numeric(20,4)[]" in cold and "volume bigint[]" in cold
+
+
+def test_timescaledb_sql_is_detected_and_what_runs_without_it_runs(database_url):
+    from quant_assets.storage import timescale
+
+    h = timescale.HYPERTABLES["ohlcv_data"]
+    text = timescale.migration_sql(h)
+    assert text[0] == "CREATE EXTENSION IF NOT EXISTS timescaledb"
+    assert "SELECT create_hypertable('ohlcv_data_ts', by_range('date', INTERVAL '1 month'))" in text
+    assert ("ALTER TABLE ohlcv_data SET (timescaledb.compress, timescaledb.compress_segmentby = 'ticker, region', "
+            "timescaledb.compress_orderby = 'date DESC')") in text
+    assert text[-1] == "SELECT add_compression_policy('ohlcv_data', INTERVAL '60 days')"
+    assert "time_bucket('1 month', date)" in timescale.continuous_aggregate_sql()[0]
+    assert timescale.compress_closed_chunks_sql("ohlcv_data", dt.date(2025, 1, 1)).endswith(
+        "show_chunks('ohlcv_data', older_than => DATE '2025-01-01') c")
+    with psycopg.connect(database_url) as conn:
+        found = timescale.detect(conn)
+        assert found["installed"] is None           # the embedded build has no TimescaleDB
+        assert not timescale.is_hypertable(conn, "ohlcv_data")
+        # everything but the extension's own calls runs here, on the real catalogue
+        for stmt in text:
+            if "timescaledb" in stmt or "create_hypertable" in stmt or "add_compression_policy" in stmt:
+                continue
+            conn.execute(stmt)
+        assert conn.execute("SELECT relkind FROM pg_class WHERE relname = 'ohlcv_data'").fetchone()[0] == "r"
+        assert conn.execute("SELECT relkind FROM pg_class WHERE relname = 'ohlcv_data_partitioned'").fetchone()[0] == "p"
+        conn.rollback()
