@@ -16,6 +16,7 @@ from quant_assets.assets import (
     factors,
     fundamentals,
     groups,
+    overseas,
     prices,
     ranges,
     reference,
@@ -60,6 +61,7 @@ ASSETS = [
     *fundamentals.ASSETS, *etf.ASSETS, *ranges.ASSETS, *factors.ASSETS, *aggregates.ASSETS, *groups.ASSETS,
     *statements.ASSETS,
     *technical.ASSETS,
+    *overseas.ASSETS,
 ]
 
 defs = dg.Definitions(
@@ -67,7 +69,7 @@ defs = dg.Definitions(
     asset_checks=[*checks.CHECKS, *ranges.CHECKS, *factors.CHECKS, *aggregates.CHECKS, *fundamentals.CHECKS,
                   *statements.CHECKS],
     jobs=[legacy_import.legacy_import_job, *statements.JOBS, *storage_schedule.JOBS],
-    sensors=automation.SENSORS,
+    sensors=[*automation.SENSORS, *overseas.SENSORS],
     schedules=[*automation.SCHEDULES, *statements.SCHEDULES, *storage_schedule.SCHEDULES],
     resources=resources(),
     # Steps of a run execute one after another in the run's own process. Our steps wait on a

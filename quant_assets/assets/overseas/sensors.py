@@ -18,6 +18,7 @@ from quant_assets.assets.overseas import calendars
 from quant_assets.assets.overseas.bars import OHLCV_ASSETS
 from quant_assets.assets.overseas.fx import KEY as FX_KEY
 from quant_assets.assets.overseas.indices import INDEX_ASSETS
+from quant_assets.assets.overseas.universe import UNIVERSE_ASSETS
 from quant_assets.automation import RANGE_END_TAG, RANGE_START_TAG, catch_up_days
 from quant_assets.calendar import KST, now_kst, trading_days
 
@@ -57,10 +58,17 @@ def requests_for(instance: dg.DagsterInstance, keys: list[dg.AssetKey], days: li
 def build_region_sensor(region: str) -> dg.SensorDefinition:
     keys = [OHLCV_ASSETS[region].key, INDEX_ASSETS[region].key]
 
-    @dg.sensor(name=f"overseas_{region.lower()}_final", asset_selection=keys, minimum_interval_seconds=300,
+    @dg.sensor(name=f"overseas_{region.lower()}_final", asset_selection=[*keys, UNIVERSE_ASSETS[region].key],
+               minimum_interval_seconds=120,
                default_status=dg.DefaultSensorStatus.RUNNING,
                description=f"Requests {region} bars and indices of each session once KIS has it final.")
     def _sensor(context: dg.SensorEvaluationContext):
+        uni = UNIVERSE_ASSETS[region].key
+        if context.instance.get_latest_materialization_event(uni) is None:
+            # bars need the members' tickers: load the universe first (its cron keeps it current)
+            return dg.SensorResult(run_requests=[dg.RunRequest(run_key=f"universe-{region.lower()}-first",
+                                                               asset_selection=[uni])],
+                                   skip_reason=None)
         days = final_sessions(region, now_kst(), catch_up_days() if context.cursor is None else 5)
         reqs = requests_for(context.instance, keys, days, f"overseas-{region.lower()}", calendars.partitions(region))
         return dg.SensorResult(run_requests=reqs, cursor=days[-1].isoformat() if days else context.cursor,
