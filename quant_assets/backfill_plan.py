@@ -127,8 +127,16 @@ def resolve_assets(graph, names: Sequence[str], downstream: bool) -> list[str]:
 def plan(graph, assets: Sequence[str], start: dt.date, end: dt.date,
          materialized: Mapping[str, set[str] | bool], now: dt.datetime | None = None) -> list[AssetTarget]:
     """Every asset's missing keys for the trading days of [start, end]. `materialized` maps an
-    asset to its materialized keys (a bool for an unpartitioned asset)."""
+    asset to its materialized keys (a bool for an unpartitioned asset). A bucket (month, quarter,
+    year) that is built already is targeted again when the backfill loads one of its days: its bar
+    would otherwise lack them."""
     days = trading_days(start, end)
+    loading: set[str] = set()       # trading days some daily asset of the backfill still loads
+    for name in assets:
+        pdef = graph.get(dg.AssetKey(name)).partitions_def
+        if isinstance(pdef, dg.DailyPartitionsDefinition):
+            have = materialized.get(name) or set()
+            loading |= {d.isoformat() for d in days} - set(have)
     targets = []
     for name in assets:
         pdef = graph.get(dg.AssetKey(name)).partitions_def
@@ -139,7 +147,9 @@ def plan(graph, assets: Sequence[str], start: dt.date, end: dt.date,
         if not isinstance(pdef, dg.TimeWindowPartitionsDefinition):
             raise PlanError(f"{name}: only time-partitioned assets can be backfilled by date range")
         keys = keys_containing(pdef, days, now)
-        have = materialized.get(name) or set()
+        have = set(materialized.get(name) or set())
+        if not isinstance(pdef, dg.DailyPartitionsDefinition):
+            have -= set(keys_containing(pdef, sorted(dt.date.fromisoformat(d) for d in loading), now))
         missing = [k for k in keys if k not in have]
         with dg.partition_loading_context(effective_dt=now or dt.datetime.now(tz=KST)):
             order = pdef.get_partition_keys()

@@ -75,8 +75,18 @@ def test_plan_skips_what_is_loaded_and_resumes_in_ranges(graph):
     by = {t.asset: t for t in targets}
     assert by["ohlcv"].ranges == ((year[100], year[149]), (year[160], year[-1]))
     assert (by["ohlcv"].partitions, by["ohlcv"].already) == (len(year) - 110, 110)
+    # 2025-05 … 2025-12 hold days still to load: rebuilt although built; 02 … 04 are missing
     assert by["ohlcv_monthly"].ranges == (("2025-02-01", "2025-12-01"),)
     assert by["groups"].partitions == 0          # unpartitioned and already built: skipped
+    # every day loaded: a built month is left alone, a missing one is built
+    done = backfill_plan.plan(graph, ["ohlcv", "ohlcv_monthly"], dt.date(2025, 1, 1), dt.date(2025, 12, 31),
+                              {"ohlcv": set(year), "ohlcv_monthly": {f"2025-{m:02d}-01" for m in range(1, 12)}}, NOW)
+    assert [(t.partitions, t.ranges) for t in done] == [(0, ()), (1, (("2025-12-01", "2025-12-01"),))]
+    # a month already built is rebuilt when the backfill loads one of its days
+    redo = backfill_plan.plan(graph, ["ohlcv", "ohlcv_monthly"], dt.date(2025, 1, 1), dt.date(2025, 12, 31),
+                              {"ohlcv": set(year) - {"2025-03-04"}, "ohlcv_monthly": {f"2025-{m:02d}-01" for m in range(1, 13)}},
+                              NOW)
+    assert [t.ranges for t in redo] == [(("2025-03-04", "2025-03-04"),), (("2025-03-01", "2025-03-01"),)]
 
 
 def test_year_range_ends_yesterday():

@@ -8,5 +8,5 @@ import dagster as dg
 # assets (ARCHITECTURE §6): the warning would repeat once per asset in every process's log.
 warnings.filterwarnings("ignore", category=dg.BetaWarning, message="Parameter `backfill_policy`")
 # Likewise `allow_nonexistent_upstream_partitions`: the current month/quarter/year buckets need it
-# (assets/aggregates.py), and it is stable in behaviour since Dagster 1.3.
+# (assets/aggregates.py).
 warnings.filterwarnings("ignore", category=dg.BetaWarning, message="Parameter `allow_nonexistent_upstream_partitions`")
