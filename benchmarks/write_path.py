@@ -55,8 +55,9 @@ def log(msg: str) -> None:
 
 
 # -- data -------------------------------------------------------------------------------------------
-def synthetic_day(day: dt.date, n_stocks: int = 3_500, n_etfs: int = 1_000, seed: int = 0):
-    """(ohlcv_data frame, etf_daily frame) of one full-market KR day, validated by the platform's
+def synthetic_day(day: dt.date, n_stocks: int = 2_500, n_etfs: int = 1_000, seed: int = 0):
+    """(ohlcv_data frame, etf_daily frame) of one full-market KR day (ohlcv_data holds stocks and
+    ETFs: 3,500 + 1,000 rows by default), validated by the platform's
     schemas, so dtypes are exactly what `daily_prices` writes (datetime64 dates, float prices)."""
     from quant_assets.assets.prices import ETF_DAILY_COLUMNS, OHLCV_COLUMNS
     from quant_assets.schemas.prices import EtfDailySchema, OhlcvSchema
@@ -109,6 +110,8 @@ def _twin(conn: psycopg.Connection, table: str, indexes: str = "none") -> str:
         conn.execute(f"ALTER TABLE {twin} ADD PRIMARY KEY {cols[cols.index('('):]}")
     if indexes == "pkey+date":
         conn.execute(f"CREATE INDEX ON {twin} (date)")
+    if indexes == "pkey+brin":
+        conn.execute(f"CREATE INDEX ON {twin} USING brin (date)")
     return twin
 
 
@@ -241,6 +244,7 @@ def parse_ms_per_day(stock_payload: dict, etf_payload: dict, date: str, *, repea
 # -- the run ----------------------------------------------------------------------------------------
 def bench_write(url: str, days: list[dt.date], repeats: int) -> dict:
     """Sections 1 and 2: one day (repeated) and the batch of `days`, ours vs raw COPY."""
+    from quant_assets.resources import binary_copy
     from quant_assets.resources.warehouse import Warehouse
 
     wh = Warehouse(database_url=url)
@@ -260,7 +264,28 @@ def bench_write(url: str, days: list[dt.date], repeats: int) -> dict:
     rows = len(o1) + len(e1)
     raw_s = sum(len(f) / raw_copy_rows_per_s(url, t, f, repeats=repeats)
                 for t, f in (("ohlcv_data", o1), ("etf_daily", e1)))
-    out["day"] = {"rows": rows, "replace_s": round(min(runs), 4), "replace_rows_per_s": round(rows / min(runs)),
+    # the same pre-built bytes into the real (partitioned, indexed) tables, nothing else: the limit
+    # of this table layout, what our client side and transaction add to it is the rest
+    streams = {}
+    with psycopg.connect(url) as conn:
+        for t, f in (("ohlcv_data", o1), ("etf_daily", e1)):
+            streams[t] = (", ".join(f'"{c}"' for c in f.columns), binary_copy.encode_rows(f, binary_copy.table_types(conn, t)))
+
+    def layout_once() -> float:
+        wh.execute("TRUNCATE ohlcv_data, etf_daily")
+        with psycopg.connect(url) as conn:
+            t0 = perf()
+            with conn.transaction():
+                for t, (cols, data) in streams.items():
+                    with conn.cursor().copy(f"COPY {t} ({cols}) FROM STDIN (FORMAT BINARY)") as cp:
+                        cp.write(binary_copy.HEADER)
+                        cp.write(data)
+                        cp.write(binary_copy.TRAILER)
+            return perf() - t0
+
+    layout_s = _best(layout_once, repeats)
+    out["day"] = {"rows": rows, "raw_copy_into_indexed_tables_s": round(layout_s, 4),
+                  "ratio_vs_indexed_tables": round(layout_s / min(runs), 3), "replace_s": round(min(runs), 4), "replace_rows_per_s": round(rows / min(runs)),
                   "rerun_s": round(rerun, 4), "without_after_s": round(no_after, 4),
                   "raw_copy_s": round(raw_s, 4), "raw_copy_rows_per_s": round(rows / raw_s),
                   "ratio": round(raw_s / min(runs), 3), "ratio_rerun": round(raw_s / rerun, 3),
@@ -296,7 +321,7 @@ def bench_indexes(url: str, frame: pd.DataFrame, days: list[dt.date], repeats: i
     """Section 3: raw COPY cost of each index of ohlcv_data, and the queries they serve (rows of
     `frame` are loaded in ohlcv_data by the batch above)."""
     out = {f"raw_copy_rows_per_s_{ix}": round(raw_copy_rows_per_s(url, "ohlcv_data", frame, repeats=1, indexes=ix))
-           for ix in ("none", "pkey", "pkey+date")}
+           for ix in ("none", "pkey", "pkey+date", "pkey+brin")}
     queries = {"one_ticker_history": ("SELECT date, close FROM ohlcv_data WHERE ticker = %s AND region = 'KR' "
                                       "AND timeframe = 'D' ORDER BY date", (frame["ticker"].iloc[7],)),
                "one_date_all_tickers": ("SELECT ticker, close FROM ohlcv_data WHERE date = %s AND region = 'KR' "
@@ -397,6 +422,9 @@ def print_table(result: dict) -> None:
              ("one day: raw binary COPY rows/s (unindexed)", w["day"]["raw_copy_rows_per_s"]),
              ("one day: ratio (target >= 0.6)", w["day"]["ratio"]),
              ("one day: ratio without refresh_etf_latest", w["day"]["ratio_without_after"]),
+             ("one day: raw COPY into the real indexed tables s / ours s",
+              f"{w['day']['raw_copy_into_indexed_tables_s']} / {w['day']['replace_s']} "
+              f"(ratio {w['day']['ratio_vs_indexed_tables']})"),
              (f"{w['batch']['days']}-day batch: per-day transactions rows/s", w["batch"]["per_day_rows_per_s"]),
              (f"{w['batch']['days']}-day batch: one transaction rows/s", w["batch"]["one_transaction_rows_per_s"]),
              (f"{w['batch']['days']}-day batch: raw binary COPY rows/s", w["batch"]["raw_copy_rows_per_s"]),

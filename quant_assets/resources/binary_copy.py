@@ -83,7 +83,10 @@ def clear_type_cache() -> None:
         _types_cache.clear()
 
 
-# -- fields: each column becomes (bytes of all its fields, size of each row's field) ------------
+# -- fields: each column becomes a (rows, width) byte matrix and a mask of the bytes to send ---------
+# Row i of a column's matrix holds its field (4-byte length, then the value) padded to the column's
+# widest field; `keep` marks the bytes that belong to the field. All columns side by side, masked
+# in row-major order, are the tuples of the COPY stream: one boolean compaction, no per-row work.
 def _fixed(values: np.ndarray, null: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarray]:
     """Fixed-width values: a 4-byte length then the value; a NULL is the length -1 alone."""
     width = np.dtype(dtype).itemsize
@@ -91,11 +94,9 @@ def _fixed(values: np.ndarray, null: np.ndarray, dtype: str) -> tuple[np.ndarray
     rec["len"] = np.where(null, -1, width)
     rec["val"] = values
     raw = rec.view(np.uint8).reshape(len(values), 4 + width)
-    if not null.any():
-        return raw.ravel(), np.full(len(values), 4 + width)
     keep = np.ones(raw.shape, dtype=bool)
     keep[null, 4:] = False
-    return raw[keep], np.where(null, 4, 4 + width)
+    return raw, keep
 
 
 def _null_mask(s: pd.Series) -> np.ndarray:
@@ -161,34 +162,23 @@ def _dates(s: pd.Series):
 def _texts(s: pd.Series):
     null = _null_mask(s)
     values = s.to_numpy(dtype=object)
-    present = values[~null]
-    if not all(type(v) is str for v in present):
+    if (null.all() or pd.api.types.infer_dtype(values, skipna=True) != "string") and \
+            not all(type(v) is str for v in values[~null]):
         raise Unsupported(f"column {s.name!r}: non-text values")
     strs = np.where(null, "", values).tolist()
-    joined = "".join(strs)
-    if joined.isascii():
-        blob, lengths = joined.encode("ascii"), np.fromiter(map(len, strs), dtype=np.int64, count=len(strs))
-    else:
+    try:                                   # ASCII (codes, regions, most names): numpy encodes it
+        body = np.array(strs, dtype="S")
+        lengths = np.fromiter(map(len, strs), dtype=np.int64, count=len(strs))
+    except UnicodeEncodeError:
         encoded = [x.encode("utf-8") for x in strs]
-        blob, lengths = b"".join(encoded), np.fromiter(map(len, encoded), dtype=np.int64, count=len(strs))
-    sizes = np.where(null, 4, 4 + lengths)
+        body = np.array(encoded, dtype="S")
+        lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    width = body.dtype.itemsize if len(strs) else 0
+    body = body.view(np.uint8).reshape(len(strs), width) if width else np.zeros((len(strs), 0), np.uint8)
     heads = np.where(null, -1, lengths).astype(">i4").view(np.uint8).reshape(-1, 4)
-    body = np.frombuffer(blob, dtype=np.uint8)
-    # interleave: row i = its 4 length bytes then its text bytes
-    out = np.empty(int(sizes.sum()), dtype=np.uint8)
-    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-    out[(starts[:, None] + np.arange(4)).ravel()] = heads.ravel()
-    _scatter(out, body, starts + 4, lengths)
-    return out, sizes
-
-
-def _scatter(out: np.ndarray, data: np.ndarray, dst_starts: np.ndarray, lengths: np.ndarray) -> None:
-    """Copy consecutive pieces of `data` (of `lengths`) to `out` at `dst_starts`."""
-    total = int(lengths.sum())
-    if total == 0:
-        return
-    src_starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    out[np.repeat(dst_starts - src_starts, lengths) + np.arange(total)] = data
+    raw = np.concatenate([heads, body], axis=1)
+    keep = np.arange(4 + width)[None, :] < (4 + np.where(null, 0, lengths))[:, None]
+    return raw, keep
 
 
 def _scaled_integers(s: pd.Series, scale: int, null: np.ndarray) -> np.ndarray:
@@ -264,20 +254,13 @@ def _numerics(s: pd.Series, typmod: int):
     head[:, 4] = np.where(m < 0, 0x4000, 0).astype(np.uint16).view(np.int16)
     head[:, 5] = scale
     words = np.concatenate([head, groups], axis=1).astype(">i2")
-    flat = words.view(np.uint8).ravel()
-    # per row: the 12 header bytes (4 for a NULL), then the digit groups top..low
-    row = np.arange(n, dtype=np.int64) * 2 * (6 + g)
-    ndigits = np.where(null, 0, ndigits)
-    src = np.stack([row, row + 12 + 2 * (g - 1 - top)], axis=1).ravel()
-    lengths = np.stack([np.where(null, 4, 12), 2 * ndigits], axis=1).ravel()
-    return _gather(flat, src, lengths), np.where(null, 4, 12 + 2 * ndigits)
-
-
-def _gather(flat: np.ndarray, src_starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Consecutive pieces flat[src_starts[k] : src_starts[k] + lengths[k]], concatenated."""
-    total = int(lengths.sum())
-    dst_starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    return flat[np.repeat(src_starts - dst_starts, lengths) + np.arange(total)]
+    raw = words.view(np.uint8).reshape(n, -1)
+    # the 12 header bytes (4 for a NULL), then the digit groups top..low
+    col = np.arange(raw.shape[1], dtype=np.int16)[None, :]
+    first = (12 + 2 * (g - 1 - top)).astype(np.int16)[:, None]
+    stop = first + (2 * np.where(null, 0, ndigits)).astype(np.int16)[:, None]
+    keep = (col < np.where(null, 4, 12).astype(np.int16)[:, None]) | ((col >= first) & (col < stop))
+    return raw, keep
 
 
 def encode_column(s: pd.Series, kind: str, typmod: int) -> tuple[np.ndarray, np.ndarray]:
@@ -296,7 +279,7 @@ def encode_column(s: pd.Series, kind: str, typmod: int) -> tuple[np.ndarray, np.
     raise Unsupported(f"column {s.name!r}: type {kind}")
 
 
-def encode_rows(frame: pd.DataFrame, types: dict[str, tuple[str, int]]) -> bytes:
+def encode_rows(frame: pd.DataFrame, types: dict[str, tuple[str, int]]) -> memoryview:
     """The tuples of `frame` (no header/trailer) in binary COPY form, columns in frame order."""
     n, ncols = len(frame), len(frame.columns)
     fields = []
@@ -304,16 +287,18 @@ def encode_rows(frame: pd.DataFrame, types: dict[str, tuple[str, int]]) -> bytes
         if col not in types:
             raise Unsupported(f"column {col!r} is not in the table")
         fields.append(encode_column(frame[col], *types[col]))
-    row_sizes = 2 + sum(sizes for _, sizes in fields)
-    row_starts = np.concatenate(([0], np.cumsum(row_sizes)[:-1]))
-    out = np.empty(int(row_sizes.sum()), dtype=np.uint8)
-    count = np.array([ncols], dtype=">i2").view(np.uint8)
-    out[(row_starts[:, None] + np.arange(2)).ravel()] = np.tile(count, n)
-    offset = row_starts + 2
-    for data, sizes in fields:
-        _scatter(out, data, offset, sizes)
-        offset = offset + sizes
-    return out.tobytes()
+    width = 2 + sum(raw.shape[1] for raw, _ in fields)
+    rows = np.empty((n, width), dtype=np.uint8)
+    keep = np.empty((n, width), dtype=bool)
+    rows[:, :2] = np.array([ncols], dtype=">i2").view(np.uint8)
+    keep[:, :2] = True
+    at = 2
+    for raw, mask in fields:
+        w = raw.shape[1]
+        rows[:, at:at + w] = raw
+        keep[:, at:at + w] = mask
+        at += w
+    return memoryview(rows[keep])
 
 
 def copy_binary(conn: psycopg.Connection, table: str, frame: pd.DataFrame,
