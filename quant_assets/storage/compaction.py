@@ -54,7 +54,9 @@ def closed_partitions(conn: psycopg.Connection, parent: str, before: dt.date) ->
 
 def compact_table(url: str, spec: Spec, before: dt.date) -> dict:
     start = time.perf_counter()
-    with psycopg.connect(url) as conn:
+    # autocommit: each `conn.transaction()` below is a real transaction (one per month), not a
+    # savepoint of one long transaction holding every month's locks.
+    with psycopg.connect(url, autocommit=True) as conn:
         if not _exists(conn, spec.table):
             return {"skipped": f"{spec.table} does not exist"}
         if timescale.is_hypertable(conn, spec.table):   # an external server's TimescaleDB does it natively
@@ -102,7 +104,7 @@ def uncompact_period(url: str, table: str, period: dt.date, *, region: str | Non
     """Move one compacted month (every region, or `region`) back to row form."""
     spec = SPECS[table]
     month = period.replace(day=1)
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url, autocommit=True) as conn:
         if not layout.is_converted(conn, table):
             return {"table": table, "period": month.isoformat(), "rows": 0, "regions": []}
         regions = [r[0] for r in conn.execute(

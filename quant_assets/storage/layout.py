@@ -228,12 +228,12 @@ END $fn$"""
 
 def compact_function(spec: Spec, cols: list[Column]) -> str:
     vals = value_columns(spec, cols)
-    group = ", ".join(f"k.{g}" for g in spec.group)
+    # One text key per group (NULL marked): DISTINCT, joins and sorts on it hash and compare as
+    # text, not through the group columns' own operators (timeframe's are SQL functions).
+    key = "concat_ws(E'\\x1f', " + ", ".join(f"coalesce(h.{g}::text, E'\\x1e')" for g in spec.group) + ")"
+    group = ", ".join(f"(array_agg(k.{g}))[1]" for g in spec.group)
     arrays = ",\n           ".join(
         f"CASE WHEN count(h.{c.name}) = 0 THEN NULL ELSE array_agg(h.{c.name} ORDER BY k.idx) END" for c in vals)
-    notnull = {c.name for c in cols if c.notnull}
-    join = " AND ".join(f"h.{g}::text = k.{g}::text" if g in notnull else f"h.{g} IS NOT DISTINCT FROM k.{g}"
-                        for g in spec.group)
     dc = spec.date_col
     # enable_nestloop off: the generic plan of a plpgsql statement cannot see how many rows a month
     # has, and a nested loop over (cells x rows) is quadratic; every join here wants hashing.
@@ -263,15 +263,15 @@ BEGIN
     -- small materialised sets, one sort feeding every array_agg.
     INSERT INTO {spec.cold} (region, month, {', '.join(spec.group)}, {', '.join(c.name for c in vals)})
     WITH m AS MATERIALIZED (
-        SELECT h.*, d.idx FROM {spec.hot} h
+        SELECT h.*, d.idx, {key} AS group_key FROM {spec.hot} h
           JOIN {spec.days} d ON d.region = p_region AND d.month = p_month AND d.date = h.{dc}
          WHERE h.region = p_region AND h.{dc} >= p_month AND h.{dc} < v_end),
-    k AS MATERIALIZED (SELECT DISTINCT {', '.join(spec.group)} FROM m),
+    k AS MATERIALIZED (SELECT DISTINCT ON (group_key) group_key, {', '.join(spec.group)} FROM m ORDER BY group_key),
     cell AS (SELECT k.*, d.idx FROM k CROSS JOIN {spec.days} d WHERE d.region = p_region AND d.month = p_month)
     SELECT p_region, p_month, {group},
            {arrays}
-      FROM cell k LEFT JOIN m h ON h.idx = k.idx AND {join}
-     GROUP BY {group};
+      FROM cell k LEFT JOIN m h ON h.idx = k.idx AND h.group_key = k.group_key
+     GROUP BY k.group_key;
     DELETE FROM {spec.hot} WHERE region = p_region AND {dc} >= p_month AND {dc} < v_end;
     SELECT coalesce(sum(pg_column_size(c.*) + 4), 0)
            + (SELECT count(*) * 40 FROM {spec.days} WHERE region = p_region AND month = p_month)
