@@ -93,6 +93,13 @@ def synthetic_day(day: dt.date, n_stocks: int = 2_500, n_etfs: int = 1_000, seed
             validate(EtfDailySchema, etf, dataset="etf_daily", date=key))
 
 
+def synthetic_days(days: list[dt.date]) -> dict:
+    """`synthetic_day` for each of `days`: one validated day, re-dated (validation is what takes
+    time here, and the schema's dtypes are the same for every day)."""
+    o, e = synthetic_day(days[0])
+    return {d: (o.assign(date=pd.Timestamp(d)), e.assign(date=pd.Timestamp(d))) for d in days}
+
+
 def trading_days(first: dt.date, count: int) -> list[dt.date]:
     from quant_assets.calendar import trading_days as cal_days
     return list(cal_days(first, first + dt.timedelta(days=count * 2 + 30)))[:count]
@@ -248,7 +255,7 @@ def bench_write(url: str, days: list[dt.date], repeats: int) -> dict:
     from quant_assets.resources.warehouse import Warehouse
 
     wh = Warehouse(database_url=url)
-    frames = {d: synthetic_day(d) for d in days}
+    frames = synthetic_days(days)
     day = days[0]
     o1, e1 = frames[day]
     for table in ("ohlcv_data", "etf_daily"):
@@ -462,8 +469,12 @@ def main(argv: list[str] | None = None) -> int:
         url = os.environ.get("QUANT_DATABASE_URL") or database.database_url()
         migrations.migrate(url)
         days = trading_days(dt.date(2024, 1, 2), max(args.batch_days, args.ranged_days))
-        result: dict = {"machine": {"cpus": os.cpu_count(), "load_avg": os.getloadavg()},
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        result: dict = {"command": " ".join(["python -m benchmarks.write_path", *(argv or sys.argv[1:])]),
+                        "machine": {"cpus": os.cpu_count(), "load_avg": os.getloadavg()},
                         "write": bench_write(url, days[:args.batch_days], args.repeats)}
+        out.write_text(json.dumps(result, indent=2, default=str))      # partial results survive a stop
         if sim:
             wait_simulator(*sim)
             result["ranged"] = bench_ranged(url, sim[1], days[:args.ranged_days])
@@ -471,8 +482,7 @@ def main(argv: list[str] | None = None) -> int:
         result["raw_copy_rows_per_s"] = result["write"]["day"]["raw_copy_rows_per_s"]
         result["ingest_rows_per_s"] = result["write"]["day"]["replace_rows_per_s"]
         result["machine"]["load_avg_end"] = os.getloadavg()
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(result, indent=2, default=str))
+        out.write_text(json.dumps(result, indent=2, default=str))
         print_table(result)
         log(f"wrote {args.out}")
     finally:
