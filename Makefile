@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-slow test-faults test-ui bench bench-ops bench-history lint clean
+.PHONY: install run test test-slow test-faults test-ui bench bench-ops bench-history bench-storage lint clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -47,6 +47,11 @@ bench-ops: $(STAMP)
 # Writes artifacts/bench_history.json. `make bench-history ARGS="--years 1"` for a shorter run.
 bench-history: $(STAMP)
 	$(BIN)/python -m benchmarks.history $(ARGS)
+
+# Compacted closed months (quant_assets/storage): bytes/row before/after, ratio, query p50/p95,
+# write path through the view. Writes artifacts/bench_storage.json. ARGS="--tickers 1000 --years 3".
+bench-storage: $(STAMP)
+	$(BIN)/python -m benchmarks.storage $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
