@@ -310,3 +310,31 @@ def test_weight_change_from_previous_pdf_day(sim, loaded):
     assert run([etf.etf_holdings], sim, warehouse, partition_key=d2).success   # re-load restores d2 ...
     check(d2, d1)
     check(d3, d2)                                                             # ... and d3 follows it
+
+
+def test_tracking_ranged_run_equals_per_day_runs_and_rerun_is_identical(sim, loaded):
+    """One ranged run (one read, one write, etf_tracking_run.py) writes the rows per-day runs write
+    (each day's 251-day look-back is the same either way), with a 'loaded' status per day; running
+    the range again writes exactly the same rows."""
+    warehouse, days = loaded, DAYS[-6:]
+    query = "SELECT * FROM etf_tracking WHERE region = 'KR' ORDER BY date, ticker"
+    for day in days:
+        assert run([etf.etf_tracking], sim, warehouse, partition_key=day).success
+    per_day = warehouse.read_frame(query)
+    warehouse.execute("TRUNCATE etf_tracking")
+    result = run([etf.etf_tracking], sim, warehouse, tags=range_tags(days[0], days[-1]))
+    assert result.success
+    assert sorted(m.partition for m in result.asset_materializations_for_node("etf_tracking")) == days
+    ranged = warehouse.read_frame(query)
+    assert len(ranged) == len(per_day) > 10 * len(days)
+    pd.testing.assert_frame_equal(ranged[["date", "ticker", "region"]], per_day[["date", "ticker", "region"]])
+    numbers = [c for c in ranged.columns if c not in ("date", "ticker", "region")]
+    # stored at numeric(10,4): float noise of a longer panel may move a last digit, nothing more
+    np.testing.assert_allclose(ranged[numbers].astype(float), per_day[numbers].astype(float), rtol=0, atol=1.5e-4)
+    assert run([etf.etf_tracking], sim, warehouse, tags=range_tags(days[0], days[-1])).success
+    pd.testing.assert_frame_equal(warehouse.read_frame(query), ranged)
+    status = warehouse.read_frame("SELECT partition_date, status, row_count FROM partition_status "
+                                  "WHERE asset = 'etf_tracking' ORDER BY partition_date")
+    assert [str(d) for d in status["partition_date"]] == days and set(status["status"]) == {"loaded"}
+    counts = ranged.groupby(ranged["date"].astype(str)).size()
+    assert status["row_count"].tolist() == [int(counts[d]) for d in days]

@@ -1,9 +1,11 @@
-"""Monthly, quarterly and yearly bars: refresh one bucket with one set-based SQL statement.
+"""Monthly, quarterly and yearly bars: refresh the buckets of a run with one set-based SQL statement.
 
 Each bucket (a month, quarter or year partition) of one region is rebuilt from the daily bars
 (timeframe 'D') of `ohlcv_data` as a whole: in one transaction its rows are deleted and re-inserted
-by a single INSERT ... SELECT ... GROUP BY ticker over that bucket's days of that region only, the
-way a TimescaleDB continuous aggregate refreshes a window. The current bucket works too (it
+by a single INSERT ... SELECT ... GROUP BY ticker, bucket over the run's days of that region only,
+the way a TimescaleDB continuous aggregate refreshes a window; a ranged run (a backfill of many
+months) rebuilds all its buckets in that one statement (assets/bucket_sql.py), and each bucket
+still gets its own materialization and its own check evaluations. The current bucket works too (it
 aggregates the days loaded so far and is refreshed as days arrive). Prices are RAW (as traded, not
 split-adjusted): a bucket that contains a split mixes bases, so use `ohlcv_adjusted` for returns
 across corporate actions.
@@ -23,25 +25,26 @@ MaterializeResult for single-partition runs.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+import inspect
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import dagster as dg
 import pandas as pd
 import psycopg
 
+from quant_assets.assets.bucket_sql import BUCKET_COLUMN, missing_days, refresh_buckets
+from quant_assets.assets.bucket_sql import bucket_insert as bucket_insert  # re-export (benchmarks)
 from quant_assets.assets.daily import BUCKET_CONDITION
 from quant_assets.assets.reporting import report_partitions
 from quant_assets.calendar import (
-    KST,
     monthly_partitions,
     quarterly_partitions,
-    trading_days,
     yearly_partitions,
 )
 from quant_assets.metadata import preview as preview_table
 from quant_assets.metadata import table_metadata
-from quant_assets.resources.warehouse import Warehouse, lock_partition
+from quant_assets.resources.warehouse import Warehouse
 
 OHLCV = dg.AssetKey("ohlcv")
 TECHNICAL = dg.AssetKey("technical_analysis")
@@ -76,11 +79,17 @@ class RunReport:
     failures: list[str] = field(default_factory=list)
 
 
-def emit(context: dg.AssetExecutionContext, report: RunReport,
-         checks: Sequence[dg.AssetCheckResult] = ()) -> Iterator:
-    """Per-partition materializations of a derived asset (see assets/reporting.py)."""
+def emit(context: dg.AssetExecutionContext, report: RunReport, checks: Sequence[dg.AssetCheckResult] = (),
+         partition_checks: Mapping[str, Sequence[dg.AssetCheckResult]] | None = None) -> Iterator:
+    """Per-partition materializations of a derived asset (see assets/reporting.py). With
+    `partition_checks` (key -> that partition's results) each partition gets its own check
+    evaluations, and `checks` are ignored, when reporting.py takes them (else `checks`, the run's
+    summary, are reported)."""
     landed = {key: [(context.asset_key, meta)] for key, meta in report.metadata.items()}
-    yield from report_partitions(context, landed, report.failures, checks)
+    if partition_checks is not None and "partition_checks" in inspect.signature(report_partitions).parameters:
+        yield from report_partitions(context, landed, report.failures, partition_checks=partition_checks)
+    else:
+        yield from report_partitions(context, landed, report.failures, checks)
 
 
 class PartitionError(Exception):
@@ -115,6 +124,26 @@ def ohlcv_state(conn: psycopg.Connection, day: dt.date, region: str = REGION) ->
     raise InputMissing(f"ohlcv for {region} {day} is not loaded; materialize ohlcv {day} first")
 
 
+STATES_SQL = """
+SELECT d.day,
+       EXISTS (SELECT 1 FROM ohlcv_data WHERE region = %(r)s AND date = d.day AND timeframe = 'D') AS loaded,
+       EXISTS (SELECT 1 FROM partition_status WHERE asset = 'ohlcv' AND region = %(r)s
+               AND partition_date = d.day AND status = 'market_closed') AS closed
+FROM unnest(%(days)s::date[]) AS d (day)
+"""
+
+
+def ohlcv_states(conn: psycopg.Connection, days: Sequence[dt.date], region: str = REGION
+                 ) -> dict[dt.date, str | PartitionError]:
+    """`ohlcv_state` of many days in one round trip: day -> 'loaded' | 'market_closed', or the
+    InputMissing error of that day (a ranged run of 250 days asks once, not 250 times)."""
+    out: dict[dt.date, str | PartitionError] = {}
+    for day, loaded, closed in conn.execute(STATES_SQL, {"r": region, "days": list(days)}).fetchall():
+        out[day] = ("loaded" if loaded else "market_closed" if closed else
+                    InputMissing(f"ohlcv for {region} {day} is not loaded; materialize ohlcv {day} first"))
+    return {day: out[day] for day in days}
+
+
 def for_each_day(context: dg.AssetExecutionContext, warehouse: Warehouse,
                  process: Callable[[dt.date, psycopg.Connection], dict]) -> RunReport:
     """Run `process(day, conn)` for every partition key of the run, on one autocommit connection:
@@ -142,9 +171,6 @@ _AWAITED = (dg.AutomationCondition.missing() & dg.AutomationCondition.in_latest_
             & dg.AutomationCondition.any_deps_match(~dg.AutomationCondition.missing()))
 AGGREGATE_CONDITION = BUCKET_CONDITION & ~dg.AutomationCondition.any_deps_match(_AWAITED).with_label(
     "newest_day_awaited")
-# A bucket table's key column (seed 001's names).
-BUCKET_COLUMN = {"ohlcv_monthly": "month", "ohlcv_quarterly": "quarter", "ohlcv_yearly": "year"}
-
 AGGREGATE_COLUMNS = (
     ("ticker", "varchar(20)", "symbol, canonical for the region"),
     ("region", "varchar(2)", "KR | US | ..."),
@@ -176,85 +202,39 @@ def aggregate_schema(table: str) -> dg.TableSchema:
     return table_schema(*AGGREGATE_COLUMNS[:2], bucket, *AGGREGATE_COLUMNS[2:], *extra)
 
 
-def bucket_insert(table: str) -> str:
-    """INSERT ... SELECT ... GROUP BY ticker for one bucket of one region (params start, end, region)."""
-    quarter_cols = ", price_volatility, quarter_range_pct" if table == "ohlcv_quarterly" else ""
-    quarter_values = (""",
-       stddev_samp(close)::float8,
-       ((max(high) - min(low)) / nullif((array_agg(open ORDER BY date) FILTER (WHERE open IS NOT NULL))[1], 0)
-           * 100)::float8""" if table == "ohlcv_quarterly" else "")
-    return f"""
-INSERT INTO {table} (ticker, region, {BUCKET_COLUMN[table]}, asset_type, open, high, low, close, volume, value,
-                     market_cap, trading_days, first_date, last_date, ma5_start, ma20_end, ma60_end,
-                     rsi_14_end{quarter_cols})
-SELECT ticker,
-       region,
-       %(start)s::date,
-       (array_agg(asset_type ORDER BY date DESC))[1],
-       (array_agg(open ORDER BY date) FILTER (WHERE open IS NOT NULL))[1],
-       max(high),
-       min(low),
-       (array_agg(close ORDER BY date DESC))[1],
-       sum(volume)::bigint,
-       sum(value)::bigint,
-       (array_agg(market_cap ORDER BY date DESC))[1],
-       count(*)::integer,
-       min(date),
-       max(date),
-       (array_agg(ma5 ORDER BY date))[1],
-       (array_agg(ma20 ORDER BY date DESC))[1],
-       (array_agg(ma60 ORDER BY date DESC))[1],
-       (array_agg(rsi_14 ORDER BY date DESC))[1]{quarter_values}
-FROM ohlcv_data
-WHERE region = %(region)s AND timeframe = 'D' AND date >= %(start)s AND date < %(end)s
-GROUP BY ticker, region
-"""
-
-
-RECONCILE = """
-WITH daily AS (
-    SELECT count(*) AS n, coalesce(sum(volume), 0) AS volume,
-           count(*) FILTER (WHERE ma20 IS NOT NULL) AS with_ma20
-    FROM ohlcv_data WHERE region = %(region)s AND timeframe = 'D' AND date >= %(start)s AND date < %(end)s
-)
-SELECT (SELECT n FROM daily) AS daily_rows,
-       (SELECT volume FROM daily) AS daily_volume,
-       (SELECT with_ma20 FROM daily) AS daily_with_ma20,
-       coalesce(sum(trading_days), 0) AS agg_rows,
-       coalesce(sum(volume), 0) AS agg_volume,
-       count(*) FILTER (WHERE low > high OR close > high OR close < low OR open > high OR open < low)
-           AS inconsistent,
-       count(*) FILTER (WHERE ma20_end IS NULL) AS without_ma20_end
-FROM {table} WHERE region = %(region)s AND {bucket} = %(start)s
-"""
-
-
 def refresh_bucket(warehouse: Warehouse, table: str, start: dt.date, end: dt.date, region: str = REGION) -> int:
-    """Replace one bucket's rows of one region: DELETE + one INSERT ... SELECT ... GROUP BY, one
-    transaction."""
-    with warehouse.connect() as conn, conn.transaction():
-        lock_partition(conn, table, (region, start))
-        conn.execute(f"DELETE FROM {table} WHERE region = %s AND {BUCKET_COLUMN[table]} = %s", (region, start))
-        return conn.execute(bucket_insert(table), {"start": start, "end": end, "region": region}).rowcount
+    """Replace one bucket's rows of one region (bucket_sql.refresh_buckets of one bucket); rows written."""
+    with warehouse.connect(autocommit=True) as conn:
+        rec, _ = refresh_buckets(conn, table, [start], end, region)
+    return int(rec["bucket_rows"].iloc[0])
 
 
-def missing_days(warehouse: Warehouse, start: dt.date, end: dt.date, region: str = REGION) -> list[dt.date]:
-    """KRX trading days of [start, end) up to yesterday (KST) with no ohlcv rows and no
-    'market_closed' record in `region`: holes that make the bucket's sums and counts incomplete."""
-    horizon = min(end - dt.timedelta(days=1), dt.datetime.now(tz=KST).date() - dt.timedelta(days=1))
-    expected = trading_days(start, horizon) if start <= horizon else []
-    if not expected:
-        return []
-    seen = warehouse.read_frame(
-        """SELECT DISTINCT date FROM ohlcv_data
-           WHERE region = %(r)s AND timeframe = 'D' AND date >= %(s)s AND date < %(e)s
-           UNION SELECT partition_date FROM partition_status
-           WHERE asset = 'ohlcv' AND region = %(r)s AND status = 'market_closed'
-             AND partition_date >= %(s)s AND partition_date < %(e)s""",
-        {"s": start, "e": end, "r": region},
-    )
-    have = {pd.Timestamp(d).date() for d in seen.iloc[:, 0]} if len(seen) else set()
-    return [d for d in expected if d not in have]
+def bucket_checks(rec: pd.Series, gaps: list[dt.date]) -> list[dg.AssetCheckResult]:
+    """The two checks of one bucket, from its reconciliation row and its missing days."""
+    counts = {k: int(v) for k, v in rec.items() if k != "bucket"}
+    ok = (counts["daily_rows"] == counts["agg_rows"] and counts["daily_volume"] == counts["agg_volume"]
+          and not counts["inconsistent"])
+    return [
+        dg.AssetCheckResult(check_name="reconciles_with_daily", passed=ok,
+                            metadata={**counts, "mismatches": "none" if ok else str(counts)}),
+        dg.AssetCheckResult(check_name="no_missing_days", passed=not gaps, severity=dg.AssetCheckSeverity.WARN,
+                            metadata={"missing": dg.MetadataValue.json([str(d) for d in gaps])},
+                            description=f"{len(gaps)} trading day(s) without ohlcv" if gaps else None),
+    ]
+
+
+def run_summary(per_bucket: dict[str, list[dg.AssetCheckResult]]) -> list[dg.AssetCheckResult]:
+    """The run's two results when reporting.py cannot take them per partition."""
+    bad = [f"{k}: {r.metadata['mismatches'].value}" for k, (r, _) in per_bucket.items() if not r.passed]
+    holes = {k: h.metadata["missing"].value for k, (_, h) in per_bucket.items() if not h.passed}
+    return [
+        dg.AssetCheckResult(check_name="reconciles_with_daily", passed=not bad,
+                            metadata={"buckets": len(per_bucket), "mismatches": "\n".join(bad[:20]) or "none"}),
+        dg.AssetCheckResult(check_name="no_missing_days", passed=not holes, severity=dg.AssetCheckSeverity.WARN,
+                            metadata={"missing": dg.MetadataValue.json(holes)},
+                            description=None if not holes else
+                            f"{sum(map(len, holes.values()))} trading day(s) without ohlcv"),
+    ]
 
 
 def _aggregate_asset(name: str, partitions_def: dg.TimeWindowPartitionsDefinition, period: str):
@@ -303,42 +283,26 @@ def _aggregate_asset(name: str, partitions_def: dg.TimeWindowPartitionsDefinitio
         check_specs=checks,
     )
     def _asset(context, warehouse: Warehouse):  # context: AssetExecutionContext
-        report = RunReport()
-        bad, holes = [], {}
-        for key in context.partition_keys:
-            window = partitions_def.time_window_for_partition_key(key)
-            start, end = window.start.date(), window.end.date()
-            params = {"start": start, "end": end, "region": REGION}
-            rows = refresh_bucket(warehouse, name, start, end, REGION)
-            rec = warehouse.read_frame(RECONCILE.format(table=name, bucket=bucket), params).iloc[0]
-            if (int(rec["daily_rows"]) != int(rec["agg_rows"]) or int(rec["daily_volume"]) != int(rec["agg_volume"])
-                    or int(rec["inconsistent"])):
-                bad.append(f"{key}: {rec.to_dict()}")
-            gaps = missing_days(warehouse, start, end, REGION)
-            if gaps:
-                holes[key] = [str(d) for d in gaps]
-            preview = warehouse.read_frame(
-                f"SELECT * FROM {name} WHERE region = %s AND {bucket} = %s ORDER BY value DESC NULLS LAST, ticker "
-                "LIMIT 5", (REGION, start),
-            )
+        keys = list(context.partition_keys)
+        windows = [partitions_def.time_window_for_partition_key(k) for k in keys]
+        starts, end = [w.start.date() for w in windows], windows[-1].end.date()
+        with warehouse.connect(autocommit=True) as conn:
+            rec, preview = refresh_buckets(conn, name, starts, end, REGION)   # the whole range, one statement
+            gaps = missing_days(conn, starts[0], end, REGION)
+        report, per_bucket = RunReport(), {}
+        for key, start, window, (_, row) in zip(keys, starts, windows, rec.iterrows(), strict=True):
+            stop = window.end.date()
+            holes = [d for d in gaps if start <= d < stop]
+            per_bucket[key] = bucket_checks(row, holes)
             report.metadata[key] = partition_metadata(
-                name, rows, preview, schema, region=REGION, period_start=str(start), period_end=str(end),
-                price_basis="raw", missing_days=len(gaps), daily_bars_with_ma20=int(rec["daily_with_ma20"]),
-                rows_without_ma20_end=int(rec["without_ma20_end"]),
+                name, int(row["bucket_rows"]), preview[preview[bucket] == start].head(5), schema, region=REGION,
+                period_start=str(start), period_end=str(stop), price_basis="raw", missing_days=len(holes),
+                daily_bars_with_ma20=int(row["daily_with_ma20"]), rows_without_ma20_end=int(row["without_ma20_end"]),
+                buckets_in_statement=len(keys),
             )
-            context.log.info(f"{name} {REGION} {key}: {rows} rows")
-        results = [
-            dg.AssetCheckResult(
-                check_name="reconciles_with_daily", passed=not bad,
-                metadata={"buckets": len(context.partition_keys), "mismatches": "\n".join(bad[:20]) or "none"},
-            ),
-            dg.AssetCheckResult(
-                check_name="no_missing_days", passed=not holes, severity=dg.AssetCheckSeverity.WARN,
-                metadata={"missing": dg.MetadataValue.json(holes)},
-                description=None if not holes else f"{sum(map(len, holes.values()))} trading day(s) without ohlcv",
-            ),
-        ]
-        yield from emit(context, report, results)
+        context.log.info(f"{name} {REGION} {keys[0]}..{keys[-1]}: {int(rec['bucket_rows'].sum())} rows in "
+                         f"{len(keys)} bucket(s), one statement")
+        yield from emit(context, report, run_summary(per_bucket), partition_checks=per_bucket)
 
     return _asset
 

@@ -19,6 +19,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from quant_assets.assets import etf_tracking_run as tracking_run
 from quant_assets.assets.daily import (
     DAILY_DERIVED_CONDITION,
     INGEST_POLICY,
@@ -28,16 +29,14 @@ from quant_assets.assets.daily import (
 from quant_assets.calendar import (
     TIMEZONE,
     monthly_partitions,
-    previous_trading_days,
     trading_day_partitions,
 )
 from quant_assets.errors import SourceDataError, SourceUnavailableError
-from quant_assets.metadata import etf_chart, partition_metadata
+from quant_assets.metadata import etf_chart
 from quant_assets.resources.krx import KRXClient
 from quant_assets.resources.warehouse import Warehouse, refresh_etf_latest
-from quant_assets.schemas.etf import EtfAumSchema, EtfHoldingsSchema, EtfTrackingSchema
+from quant_assets.schemas.etf import EtfAumSchema, EtfHoldingsSchema
 from quant_assets.schemas.validation import validate
-from quant_assets.tracking import WINDOWS, tracking_panel, tracking_rows
 
 REGION = "KR"
 DATA_SOURCE = "KRX"
@@ -199,22 +198,6 @@ def etf_holdings(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: W
 
 
 # -- tracking ---------------------------------------------------------------------------------
-def check_tracking_inputs(history: pd.DataFrame, days: list[dt.date]) -> None:
-    """A zero NAV, or a benchmark that vanishes while the ETF still trades, is a source error."""
-    today = history[history["date"].isin(days)]
-    bad_nav = today[~(today["nav"] > 0)]
-    if len(bad_nav):
-        row = bad_nav.iloc[0]
-        raise SourceDataError("etf_tracking", f"NAV is {row['nav']}", region=REGION, date=str(row["date"]),
-                              ticker=row["ticker"], field="nav")
-    prior = history.sort_values("date").groupby("ticker")["index_close"].shift(1)
-    gap = history[history["date"].isin(days) & history["index_close"].isna() & prior.notna()]
-    if len(gap):
-        row = gap.iloc[0]
-        raise SourceDataError("etf_tracking", "benchmark level missing for a day after it was reported", region=REGION,
-                              date=str(row["date"]), ticker=row["ticker"], field="index_close")
-
-
 @dg.asset(
     key=TRACKING, partitions_def=trading_day_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"postgres", "pandas"}, group_name="etf", deps=["etf_daily", "etf_list"],
@@ -226,41 +209,18 @@ def check_tracking_inputs(history: pd.DataFrame, days: list[dt.date]) -> None:
     metadata={"dagster/table_name": "quant.public.etf_tracking"},
 )
 def etf_tracking(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    # The whole range from one read per chunk of 250 days, one write per chunk (etf_tracking_run.py).
     days = [dt.date.fromisoformat(k) for k in context.partition_keys]
-    start = previous_trading_days(days[0], max(WINDOWS) + 1)[0]
-    history = warehouse.read_frame(
-        "SELECT date, ticker, close, nav, index_close FROM etf_daily WHERE region = %s AND date BETWEEN %s AND %s",
-        (REGION, start, days[-1]))
-    if history.empty:
-        raise SourceDataError("etf_tracking", "no etf_daily rows for these days; materialize etf_daily first",
-                              region=REGION, date=str(days[0]))
-    check_tracking_inputs(history, days)
-    multiple = warehouse.read_frame("SELECT ticker, multiple FROM etf_details WHERE region = %s",
-                                    (REGION,)).set_index("ticker")["multiple"]
-    wide = {c: history.pivot(index="date", columns="ticker", values=c).astype(float)
-            for c in ("nav", "close", "index_close")}
-    known = multiple.reindex(wide["nav"].columns).fillna(1.0)
-    panel = tracking_panel(wide["nav"], wide["close"], wide["index_close"], known)
-    rows = tracking_rows(panel, wide["nav"], days, known).assign(region=REGION)
-    columns = list(EtfTrackingSchema.to_schema().columns)
-    total = 0
-    for day in days:
-        frame = validate(EtfTrackingSchema, rows.loc[rows["date"] == day, columns].reset_index(drop=True),
-                         dataset="etf_tracking", date=str(day))
-        warehouse.replace_partition("etf_tracking", frame, where={"region": REGION, "date": day},
-                                    status=("etf_tracking", day, "etf_daily"), after=[refresh_etf_latest(REGION)])
-        total += len(frame)
+    metadata, totals = tracking_run.run(warehouse, days, REGION, log=context.log)
+    for key, meta in metadata.items():
         # Per partition (plotted across days): schema, preview, coverage, mean P/D, median TE;
         # the newest day also carries the chart of the largest ETFs (quant_assets/metadata.py).
-        meta = partition_metadata(TRACKING, frame, day, region=REGION, url=warehouse.url())
-        chart = etf_chart(day, region=REGION, url=warehouse.url()) if day == days[-1] else None
-        if chart is not None:
-            meta["largest_etfs_chart"] = chart
-        context.add_asset_metadata(meta, partition_key=day.isoformat())
-    return dg.MaterializeResult(metadata={
-        "rows_in_run": total, "days": len(days),
-        "etfs_without_multiple": int(multiple.reindex(wide["nav"].columns).isna().sum()),
-    })
+        if key == days[-1].isoformat():
+            chart = etf_chart(days[-1], region=REGION, url=warehouse.url())
+            if chart is not None:
+                meta["largest_etfs_chart"] = chart
+        context.add_asset_metadata(meta, partition_key=key)
+    return dg.MaterializeResult(metadata=totals)
 
 
 @dg.asset(
