@@ -29,6 +29,7 @@ PATH_CHART = "/uapi/overseas-price/v1/quotations/inquire-daily-chartprice"
 PATH_DETAIL = "/uapi/overseas-price/v1/quotations/price-detail"
 REAL_MASTER_URL = "https://new.real.download.dws.co.kr/common/master"
 PAGE_ROWS = 100
+CHART_MIN_CAP = 30
 MAX_PAGES = 400
 
 
@@ -109,7 +110,9 @@ class OverseasQuotations:
             if frame.empty:
                 break
             frames.append(frame)
-            if str(body.get("_tr_cont", "")).upper() not in ("M", "F") or len(frame) < PAGE_ROWS:
+            # The row cap of this TR is UNCONFIRMED (30 or 100 per call): a page ends the walk only
+            # when KIS does not promise more AND it is shorter than the smaller cap.
+            if str(body.get("_tr_cont", "")).upper() not in ("M", "F") and len(frame) < CHART_MIN_CAP:
                 break
             hi = frame["date"].min() - dt.timedelta(days=1)
             if hi < start:
