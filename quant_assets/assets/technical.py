@@ -38,28 +38,27 @@ Why these choices:
 * A bar without trades (KRX reports no open/high/low) is taken as a flat bar at its close with
   its zero volume, so it neither breaks the ATR recursion nor disappears from the averages.
 
-The write is one transaction per day under the same per-partition advisory lock as the ohlcv
-ingest's `replace_partition`: COPY into a temporary table, one UPDATE ... FROM, and a check that
-every bar of D got its values (a day re-ingested in between fails the partition instead of
-leaving it half-updated). Re-ingesting a day resets its indicator columns (the ingest replaces the
-rows), and the automation condition re-runs this asset for that day. A corrected day is also in
-the windows of the days after it; like `price_range_52w`, those keep their values until they are
-re-run (backfill the range when history is corrected).
+The write is set-based (assets/technical_io.py): a chunk's days are written by ONE binary COPY
+into a temporary table and ONE `UPDATE ohlcv_data ... FROM` it, in one transaction that holds
+every day's advisory lock (the one the ohlcv ingest's `replace_partition` takes), with a check
+that every bar of each day got its values; when a day was re-ingested in between, the statement
+is rolled back and the chunk is written day by day, so only that day fails. The read is one
+binary COPY of the chunk plus its look-back. Re-ingesting a day resets its indicator columns
+(the ingest replaces the rows), and the automation condition re-runs this asset for that day. A
+corrected day is also in the windows of the days after it; like `price_range_52w`, those keep
+their values until they are re-run (backfill the range when history is corrected).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import time
-from dataclasses import dataclass
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 import psycopg
 import talib
-from psycopg import sql
 from talib import abstract
 
 from quant_assets.assets.aggregates import (
@@ -68,13 +67,14 @@ from quant_assets.assets.aggregates import (
     PartitionError,
     RunReport,
     emit,
-    ohlcv_state,
+    ohlcv_states,
     partition_metadata,
     table_schema,
 )
 from quant_assets.assets.daily import DAILY_DERIVED_CONDITION
+from quant_assets.assets.technical_io import Bars, WriteMismatch, read_bars, write_days
 from quant_assets.calendar import previous_trading_days, trading_day_partitions
-from quant_assets.resources.warehouse import Warehouse, copy_frame, lock_partition
+from quant_assets.resources.warehouse import Warehouse
 from quant_assets.schemas.derived import TechnicalIndicatorsSchema
 from quant_assets.schemas.validation import validate
 
@@ -122,17 +122,10 @@ TA_SCHEMA = table_schema(
       for name in INDICATORS],
 )
 
-BARS_SQL = sql.SQL(
-    "COPY (SELECT ticker, date, high, low, close, volume FROM ohlcv_data "
-    "WHERE region = {region} AND timeframe = 'D' AND date >= {start} AND date <= {end}) TO STDOUT (FORMAT csv)"
-)
 FACTORS_SQL = """
 SELECT ticker, ex_date, factor::float8 AS factor FROM adjustment_factors
 WHERE region = %(region)s AND ex_date > %(start)s AND ex_date <= %(end)s
 """
-TEMP_TABLE = "_technical_day"
-UPDATE_SQL = sql.SQL("UPDATE ohlcv_data o SET {sets} FROM {tmp} t "
-                     "WHERE o.region = %(region)s AND o.timeframe = 'D' AND o.date = %(day)s AND o.ticker = t.ticker")
 
 
 def window_start(day: dt.date) -> dt.date:
@@ -141,46 +134,6 @@ def window_start(day: dt.date) -> dt.date:
 
 
 # -- reading -------------------------------------------------------------------------------------
-@dataclass
-class Bars:
-    """Daily bars of one region sorted by (ticker, date), as flat arrays; `code` numbers the
-    tickers in sorted order (names[code] is the row's ticker)."""
-
-    names: np.ndarray    # object, sorted
-    code: np.ndarray     # int64
-    date: np.ndarray     # datetime64[D]
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    volume: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.close)
-
-
-def read_bars(conn: psycopg.Connection, region: str, start: dt.date, end: dt.date) -> Bars:
-    """All daily bars of `region` in [start, end], one COPY round trip."""
-    query = BARS_SQL.format(region=sql.Literal(region), start=sql.Literal(start), end=sql.Literal(end))
-    buf = io.BytesIO()
-    with conn.cursor() as cur, cur.copy(query) as copy:
-        for chunk in copy:
-            buf.write(chunk)
-    buf.seek(0)
-    frame = pd.read_csv(buf, names=["ticker", "date", "high", "low", "close", "volume"],
-                        dtype={"ticker": str, "date": str, "high": float, "low": float, "close": float,
-                               "volume": float})
-    # integer codes for the sort: comparing ticker strings in numpy is ~10x slower at full size
-    code, names = pd.factorize(frame["ticker"], sort=True)
-    date = frame["date"].to_numpy(dtype="datetime64[D]")
-    order = np.lexsort((date.astype(np.int64), code))
-    close = frame["close"].to_numpy()[order]
-    # A bar without trades has no open/high/low: a flat bar at its close (see module docstring).
-    high = np.where(np.isnan(frame["high"].to_numpy()[order]), close, frame["high"].to_numpy()[order])
-    low = np.where(np.isnan(frame["low"].to_numpy()[order]), close, frame["low"].to_numpy()[order])
-    return Bars(np.asarray(names, dtype=object), code[order].astype(np.int64), date[order], high, low, close,
-                frame["volume"].to_numpy()[order])
-
-
 def read_factors(conn: psycopg.Connection, region: str, start: dt.date, end: dt.date) -> pd.DataFrame:
     cur = conn.execute(FACTORS_SQL, {"region": region, "start": start, "end": end})
     return pd.DataFrame(cur.fetchall(), columns=["ticker", "ex_date", "factor"])
@@ -266,111 +219,93 @@ def compute(bars: Bars, factors: pd.DataFrame, days: list[dt.date], region: str)
 
 
 # -- writing -------------------------------------------------------------------------------------
-def lock_day(conn: psycopg.Connection, region: str, day: dt.date) -> None:
-    """The advisory lock the ohlcv ingest holds while it replaces (region, day) of ohlcv_data
-    (`Warehouse.replace_partition("ohlcv_data", where={"region": ..., "date": ...})`)."""
-    lock_partition(conn, "ohlcv_data", {"region": region, "date": day})
-
-
-def write_day(conn: psycopg.Connection, region: str, day: dt.date, frame: pd.DataFrame) -> int:
-    """UPDATE the indicator columns of (region, day) from `frame`, one transaction; every bar of
-    the day must be matched, else nothing is written."""
-    sets = sql.SQL(", ").join(sql.SQL("{c} = t.{c}").format(c=sql.Identifier(c)) for c in INDICATORS)
-    with conn.transaction():
-        lock_day(conn, region, day)
-        conn.execute(sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {tmp} (ticker varchar(20) PRIMARY KEY, {cols}) "
-                             "ON COMMIT DELETE ROWS").format(
-            tmp=sql.Identifier(TEMP_TABLE),
-            cols=sql.SQL(", ").join(sql.SQL("{} double precision").format(sql.Identifier(c)) for c in INDICATORS)))
-        copy_frame(conn, TEMP_TABLE, frame[["ticker", *INDICATORS]])
-        updated = conn.execute(UPDATE_SQL.format(sets=sets, tmp=sql.Identifier(TEMP_TABLE)),
-                               {"region": region, "day": day}).rowcount
-        bars = conn.execute("SELECT count(*) FROM ohlcv_data WHERE region = %s AND timeframe = 'D' AND date = %s",
-                            (region, day)).fetchone()[0]
-        if not updated == bars == len(frame):
-            raise PartitionError(
-                f"technical_analysis {region} {day}: computed {len(frame)} bars, ohlcv_data now holds {bars} "
-                f"and {updated} matched (the day was re-ingested meanwhile?); nothing written, re-run the day")
-    return updated
-
-
 def coverage(frame: pd.DataFrame) -> dict[str, float]:
     """Share of the day's bars with each indicator filled."""
     n = len(frame)
     return {name: round(float(frame[name].notna().sum()) / n, 4) if n else 0.0 for name in INDICATORS}
 
 
-def _validated(frame: pd.DataFrame, days: list[dt.date], region: str) -> dict[dt.date, pd.DataFrame | Exception]:
-    """Per day: the validated frame, or the validation error of that day (one pandera call for a
-    clean chunk; per-day calls only to isolate the days of a failing one)."""
-    by_day = {d: g for d, g in frame.groupby(frame["date"].dt.date)} if len(frame) else {}
+def _validated(frame: pd.DataFrame, days: list[dt.date]) -> tuple[pd.DataFrame, dict[dt.date, Exception]]:
+    """(rows of the valid days, validation error per invalid day): one pandera call for a clean
+    chunk; per-day calls only to isolate the days of a failing one."""
     try:
         validate(TechnicalIndicatorsSchema, frame, dataset="technical_analysis", date=None)
-        return {d: by_day.get(d, frame.iloc[:0]) for d in days}
+        return frame, {}
     except Exception:  # SourceDataError naming region/ticker/field: find which days carry it
-        out: dict[dt.date, pd.DataFrame | Exception] = {}
+        errors: dict[dt.date, Exception] = {}
+        by_day = {d: g for d, g in frame.groupby(frame["date"].dt.date)}
         for d in days:
             try:
-                out[d] = validate(TechnicalIndicatorsSchema, by_day.get(d, frame.iloc[:0]),
-                                  dataset="technical_analysis", date=str(d))
+                validate(TechnicalIndicatorsSchema, by_day.get(d, frame.iloc[:0]), dataset="technical_analysis",
+                         date=str(d))
             except Exception as exc:
-                out[d] = exc
-        return out
+                errors[d] = exc
+        return frame[~frame["date"].dt.date.isin(errors)], errors
+
+
+def write(conn: psycopg.Connection, region: str, frame: pd.DataFrame) -> tuple[dict[dt.date, int], dict[dt.date, str]]:
+    """(rows per written day, error per failed day): the chunk in one statement, or, when a day
+    changed since the read, day by day so that only that day fails (technical_io.write_days)."""
+    try:
+        return write_days(conn, region, frame, INDICATORS), {}
+    except WriteMismatch:
+        written, failed = {}, {}
+        for day, rows in frame.groupby(frame["date"].dt.date):
+            try:
+                written.update(write_days(conn, region, rows, INDICATORS))
+            except WriteMismatch as exc:
+                failed[day] = (f"technical_analysis {region} {day}: {exc.days[day]} (the day was re-ingested "
+                               "meanwhile?); nothing written, re-run the day")
+        return written, failed
 
 
 def run_days(conn: psycopg.Connection, region: str, days: list[dt.date], log=None) -> RunReport:
-    """Compute and write the indicators of `days` (sorted trading days), chunk by chunk."""
+    """Compute and write the indicators of `days` (sorted trading days), chunk by chunk: one
+    read of the chunk plus its look-back, one TA-Lib pass per ticker, one write."""
     report = RunReport()
+    states = ohlcv_states(conn, days, region)
+    for day, state in states.items():
+        if isinstance(state, PartitionError):
+            report.failures.append(f"{day}: {state}")
     for c in range(0, len(days), CHUNK_DAYS):
         chunk = days[c:c + CHUNK_DAYS]
-        states = {}
+        loaded = [d for d in chunk if states[d] == "loaded"]
         for day in chunk:
-            try:
-                states[day] = ohlcv_state(conn, day, region)
-            except PartitionError as exc:
-                report.failures.append(f"{day}: {exc}")
-        loaded = [d for d in chunk if states.get(d) == "loaded"]
-        t0 = time.perf_counter()
-        computed: dict = {}
-        per_day: dict = {}
-        if loaded:
-            start = window_start(loaded[0])
-            bars = read_bars(conn, region, start, loaded[-1])
-            factors = read_factors(conn, region, start, loaded[-1])
-            t1 = time.perf_counter()
-            frame = compute(bars, factors, loaded, region)
-            computed = _validated(frame, loaded, region)
-            t2 = time.perf_counter()
-            per_day = {"read_ms": round((t1 - t0) * 1000 / len(loaded), 1),
-                       "compute_ms": round((t2 - t1) * 1000 / len(loaded), 1), "bars_read": len(bars)}
-        for day in chunk:
-            key = day.isoformat()
-            if states.get(day) == "market_closed":
+            if states[day] == "market_closed":
+                key = day.isoformat()
                 report.metadata[key] = partition_metadata(
                     "ohlcv_data", 0, pd.DataFrame(), TA_SCHEMA, date=key, region=region, ohlcv="market_closed")
+        if not loaded:
+            continue
+        t0 = time.perf_counter()
+        start = window_start(loaded[0])
+        bars = read_bars(conn, region, start, loaded[-1])
+        factors = read_factors(conn, region, start, loaded[-1])
+        t1 = time.perf_counter()
+        frame, invalid = _validated(compute(bars, factors, loaded, region), loaded)
+        t2 = time.perf_counter()
+        written, failed = write(conn, region, frame)
+        t3 = time.perf_counter()
+        n = len(loaded)
+        per_day = {"read_ms": round((t1 - t0) * 1000 / n, 1), "compute_ms": round((t2 - t1) * 1000 / n, 1),
+                   "write_ms": round((t3 - t2) * 1000 / n, 1), "bars_read": len(bars), "days_in_pass": n}
+        for day, exc in {**invalid, **failed}.items():
+            report.failures.append(f"{day.isoformat()}: {exc}")
+        by_day = {d: g for d, g in frame.groupby(frame["date"].dt.date)} if written else {}
+        for day in loaded:
+            if day not in written:
                 continue
-            if day not in computed:
-                continue
-            result = computed[day]
-            if isinstance(result, Exception):
-                report.failures.append(f"{key}: {result}")
-                continue
-            t3 = time.perf_counter()
-            try:
-                rows = write_day(conn, region, day, result)
-            except PartitionError as exc:
-                report.failures.append(f"{key}: {exc}")
-                continue
+            key, result, rows = day.isoformat(), by_day[day], written[day]
             cov = coverage(result)
             report.metadata[key] = partition_metadata(
                 "ohlcv_data", rows, result.head(5), TA_SCHEMA, date=key, region=region, ohlcv="loaded",
                 rows_updated=rows, coverage=dg.MetadataValue.json(cov), look_back_days=LOOKBACK,
                 coverage_ma20=cov["ma20"], coverage_ma200=cov["ma200"], coverage_macd=cov["macd"],
-                price_basis=f"split-adjusted to {key}", write_ms=round((time.perf_counter() - t3) * 1000, 1),
-                **per_day,
+                price_basis=f"split-adjusted to {key}", **per_day,
             )
-            if log:
-                log.info(f"technical_analysis {region} {key}: {rows} bars, ma200 coverage {cov['ma200']:.0%}")
+        if log:
+            log.info(f"technical_analysis {region} {loaded[0]}..{loaded[-1]}: {len(written)} day(s), "
+                     f"{sum(written.values())} bars in one write, {len(bars)} bars read")
     return report
 
 
