@@ -185,3 +185,74 @@ def load(conn: psycopg.Connection, days: list[dt.date], region: str) -> Bars:
     cur = conn.execute(FACTORS_SQL, (region, span[0], span[-1]))
     factors = pd.DataFrame(cur.fetchall(), columns=["ticker", "ex_date", "factor"])
     return Bars(frame, factors, span)
+
+
+# -- one day from the previous day's rows ------------------------------------------------------
+STATE_SQL = """
+SELECT ticker, days_in_window, window_start, high_close::float8 AS hc, high_close_date AS hc_date,
+       low_close::float8 AS lc, low_close_date AS lc_date, high_52w::float8 AS hh, high_52w_date AS hh_date,
+       low_52w::float8 AS ll, low_52w_date AS ll_date
+FROM price_range_52w WHERE region = %s AND date = %s
+"""
+DAY_BARS_SQL = ("SELECT date, ticker, close::float8 AS close, high::float8 AS high, low::float8 AS low "
+                "FROM ohlcv_data WHERE region = %s AND timeframe = 'D' AND date = ANY(%s)")
+WINDOW_BARS_SQL = ("SELECT date::text AS date, ticker, close::float8 AS close, high::float8 AS high, "
+                   "low::float8 AS low FROM ohlcv_data WHERE region = %s AND timeframe = 'D' "
+                   "AND date >= %s AND date <= %s AND ticker = ANY(%s)")
+
+
+def _frame(conn: psycopg.Connection, query: str, params) -> pd.DataFrame:
+    cur = conn.execute(query, params)
+    return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+
+
+def from_previous_day(conn: psycopg.Connection, day: dt.date, region: str) -> tuple[pd.DataFrame, dict] | None:
+    """D's ranges from the committed rows of the previous trading day P plus the bars of D, of
+    the day leaving the window (S_P) and of the window's new first day (S_D): O(tickers), not
+    O(window). Exact where it applies: a ticker whose window holds no ex-date uses raw prices, so
+    P's stored extremes are its exact prices. Tickers with an ex-date in (S_P, D], without a row
+    on P, whose extreme or first bar leaves with S_P (and S_D has no bar) are recomputed from their
+    own window by `compute_ranges`. None when P has no rows (the caller reads the window)."""
+    previous, start_d = previous_trading_days(day, 2)[0], previous_trading_days(day, WINDOW)[0]
+    start_p = previous_trading_days(previous, WINDOW)[0]
+    state = _frame(conn, STATE_SQL, (region, previous))
+    if state.empty:
+        return None
+    bars = _frame(conn, DAY_BARS_SQL, (region, [start_p, start_d, day]))
+    ex = {t for (t,) in conn.execute("SELECT DISTINCT ticker FROM adjustment_factors WHERE region = %s "
+                                     "AND ex_date > %s AND ex_date <= %s", (region, start_p, day))}
+    today = bars[bars["date"] == day].set_index("ticker")
+    state = state.set_index("ticker").reindex(today.index)
+    left = set(bars.loc[bars["date"] == start_p, "ticker"])
+    first = set(bars.loc[bars["date"] == start_d, "ticker"])
+    in_p = state["days_in_window"].notna().to_numpy()
+    leaves = np.array([t in left for t in today.index])
+    redo = ~in_p | np.array([t in ex for t in today.index])
+    redo |= (state["window_start"] == start_p).to_numpy() & ~np.array([t in first for t in today.index])
+    for key in ("hc", "lc", "hh", "ll"):
+        redo |= (state[f"{key}_date"] == start_p).to_numpy()
+    out = pd.DataFrame({"date": day, "ticker": today.index, "close": today["close"].to_numpy()})
+    out["days_in_window"] = state["days_in_window"].to_numpy(dtype=float) + 1 - leaves
+    out["window_start"] = np.where((state["window_start"] == start_p).to_numpy(), start_d,
+                                   state["window_start"].to_numpy())
+    for key, col, largest in (("hc", "close", True), ("lc", "close", False), ("hh", "high", True),
+                              ("ll", "low", False)):
+        old, new = state[key].to_numpy(dtype=float), today[col].to_numpy(dtype=float)
+        wins = ~np.isnan(new) & (np.isnan(old) | ((new >= old) if largest else (new <= old)))
+        out[key] = np.where(wins, new, old)
+        out[f"{key}_date"] = np.where(wins, day, state[f"{key}_date"].to_numpy())
+    keep = out[~redo]
+    redone = list(today.index[redo])
+    if redone:
+        span = trading_days(start_d, day)
+        window = _frame(conn, WINDOW_BARS_SQL, (region, start_d, day, redone))
+        factors = pd.DataFrame(conn.execute(FACTORS_SQL.replace("ORDER BY", "AND ticker = ANY(%s) ORDER BY"),
+                                            (region, start_d, day, redone)).fetchall(),
+                               columns=["ticker", "ex_date", "factor"])
+        part = compute_ranges(Bars(window, factors, span), [day])[day]
+        keep = pd.concat([keep, part], ignore_index=True)
+    keep = keep.astype({"days_in_window": int})
+    for key in ("window_start", "hc_date", "lc_date", "hh_date", "ll_date"):
+        keep[key] = pd.to_datetime(keep[key]).dt.strftime("%Y-%m-%d")
+    stats = {"trading_days_read": 3 + (len(span) if redone else 0), "recomputed_tickers": len(redone)}
+    return keep.sort_values("ticker")[STAGE_COLUMNS].reset_index(drop=True), stats

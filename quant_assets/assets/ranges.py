@@ -25,7 +25,6 @@ import datetime as dt
 import time
 
 import dagster as dg
-import numpy as np
 import psycopg
 
 from quant_assets.assets import range_window
@@ -280,8 +279,14 @@ def price_range_52w(context, warehouse: Warehouse):
             return
         warehouse.ensure_month_partitions("price_range_52w", days)
         t0 = time.perf_counter()
-        bars = range_window.load(conn, days, REGION)
-        results = range_window.compute_ranges(bars, days)
+        # one day: from the previous day's committed rows when they exist; else one window read
+        incremental = range_window.from_previous_day(conn, days[0], REGION) if len(days) == 1 else None
+        if incremental is not None:
+            results, read_stats = {days[0]: incremental[0]}, incremental[1]
+        else:
+            bars = range_window.load(conn, days, REGION)
+            results = range_window.compute_ranges(bars, days)
+            read_stats = {"trading_days_read": len(bars.span), "recomputed_tickers": 0}
         read_compute = (time.perf_counter() - t0) / len(days)
         for day in days:
             key = day.isoformat()
@@ -305,7 +310,7 @@ def price_range_52w(context, warehouse: Warehouse):
                 "price_range_52w", rows, written.head(5), RANGE_SCHEMA, date=key, region=REGION,
                 window_start=str(start), short_history_tickers=short, price_basis="adjusted to D",
                 ohlcv=states[day], read_compute_seconds_per_day=round(read_compute, 4),
-                trading_days_read=len(bars.span), bars_read=int((~np.isnan(bars.close)).sum()),
+                method="previous day's rows" if incremental is not None else "window read", **read_stats,
             )
     yield from emit_days(context, report, per_day, [combined("valid_rows", per_day)])
 
