@@ -172,11 +172,77 @@ def replace_day(url: str, day: dt.date, bump: int = 0) -> float:
     return round((perf() - t) * 1000, 1)
 
 
+HOLDINGS_QUERIES = {
+    "holdings_stock_to_etfs_on_day": "SELECT etf_ticker, weight, market_value, shares, rank_in_etf FROM etf_holdings "
+                                     "WHERE stock_ticker = %s AND as_of_date = %s ORDER BY weight DESC",
+    "holdings_etf_on_day": "SELECT stock_ticker, constituent_name, constituent_type, shares, market_value, weight, "
+                           "rank_in_etf FROM etf_holdings WHERE etf_ticker = %s AND region = 'KR' AND as_of_date = %s "
+                           "ORDER BY rank_in_etf",
+}
+
+
+def build_holdings(url: str, etfs: int, lines: int, days: list[dt.date]) -> int:
+    """PDF lines: each ETF holds `lines` of 2,000 stocks (most lines unchanged day to day, shares
+    moving a little, market values and weights daily), one cash line."""
+    Warehouse(database_url=url).ensure_month_partitions("etf_holdings", days)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TEMP TABLE hdays AS SELECT row_number() OVER (ORDER BY x) AS i, x AS date "
+                     "FROM unnest(%s::date[]) x", (days,))
+        conn.execute("""
+            INSERT INTO etf_holdings (as_of_date, etf_ticker, stock_ticker, constituent_isin, constituent_name,
+                                      constituent_type, market_id, shares, market_value, weight, krx_weight_pct,
+                                      rank_in_etf, region, weight_change_from_prev, data_source, created_at)
+            SELECT d.date, lpad((500000 + e)::text, 6, '0'), lpad(((e * 31 + s * 7) %% 2000 + 1)::text, 6, '0'),
+                   'KR7' || lpad(((e * 31 + s * 7) %% 2000 + 1)::text, 9, '0'), 'stock name ' || ((e * 31 + s * 7) %% 2000 + 1),
+                   'STOCK', 'STK', 100 + s + (d.i / 40), (1000 + s * 10 + d.i) * (100 + s),
+                   round((100.0 / %s * (1 + 0.01 * random()))::numeric, 4), round((100.0 / %s)::numeric, 2), s, 'KR',
+                   CASE WHEN d.i > 1 THEN round((0.01 * random())::numeric, 4) END, 'KRX', d.date + time '18:30'
+              FROM hdays d CROSS JOIN generate_series(1, %s) e CROSS JOIN generate_series(1, %s) s""",
+                     (lines, lines, etfs, lines))
+        conn.execute("VACUUM (ANALYZE) etf_holdings")
+        return conn.execute("SELECT count(*) FROM etf_holdings").fetchone()[0]
+
+
+def bench_holdings(url: str, etfs: int, lines: int, runs: int) -> dict:
+    """Bytes per PDF line-day before/after compacting one closed month, and the two lookups."""
+    days = weekdays(dt.date(2024, 1, 1), dt.date(2024, 2, 29))
+    t = perf()
+    rows = build_holdings(url, etfs, lines, days)
+    out: dict = {"etfs": etfs, "lines_per_etf": lines, "days": len(days), "rows": rows,
+                 "build_s": round(perf() - t, 1)}
+    with psycopg.connect(url) as conn:
+        raw = table_bytes(conn, "etf_holdings")
+    out["bytes_per_row_before"] = round(raw / rows, 1)
+    rng = random.Random(3)
+    jan = [d for d in days if d.month == 1]
+    keys = {"holdings_stock_to_etfs_on_day": [(f"{rng.randint(1, 2000):06d}", rng.choice(jan)) for _ in range(runs)],
+            "holdings_etf_on_day": [(f"{500000 + rng.randint(1, etfs):06d}", rng.choice(jan)) for _ in range(runs)]}
+    with psycopg.connect(url, autocommit=True) as conn:
+        out["queries_before"] = {n: timed(conn, q, keys[n]) for n, q in HOLDINGS_QUERIES.items()}
+    t = perf()
+    compact_closed_periods(url, before=dt.date(2024, 2, 1), tables=("etf_holdings",))
+    out["compact_one_month_s"] = round(perf() - t, 1)
+    cold = next(e for e in summarise(storage_report(url, tables=("etf_holdings",)), by="table")
+                if e["state"] == "compacted")
+    out["compacted"] = cold
+    out["bytes_per_row_compacted"] = round(cold["compacted_bytes"] / cold["rows"], 1)
+    out["gib_per_year_at_65k_lines_per_day"] = {
+        "before": round(out["bytes_per_row_before"] * 65_000 * 250 / 2**30, 2),
+        "compacted": round(out["bytes_per_row_compacted"] * 65_000 * 250 / 2**30, 2)}
+    with psycopg.connect(url, autocommit=True) as conn:
+        out["queries_after"] = {n: timed(conn, q, keys[n]) for n, q in HOLDINGS_QUERIES.items()}
+    log(f"holdings: {out}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tickers", type=int, default=3700, help="instruments per day (KR full market ~3,700)")
     ap.add_argument("--years", type=int, default=10, help="years of daily bars")
     ap.add_argument("--runs", type=int, default=25, help="timed runs per query (random keys)")
+    ap.add_argument("--holdings-etfs", type=int, default=300, help="ETFs in the holdings section (0: skip)")
+    ap.add_argument("--holdings-lines", type=int, default=64, help="PDF lines per ETF")
+    ap.add_argument("--skip-ohlcv", action="store_true", help="only the holdings section")
     ap.add_argument("--out", default="artifacts/bench_storage.json")
     args = ap.parse_args(argv)
     last = dt.date.today().replace(day=1) - dt.timedelta(days=1)
@@ -185,6 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     cold_days = [d for d in days if d < before]
     out: dict = {"tickers": args.tickers, "years": args.years, "days": len(days), "compact_before": str(before)}
     with scratch_database() as url:
+        if args.holdings_etfs:
+            out["etf_holdings"] = bench_holdings(url, args.holdings_etfs, args.holdings_lines, args.runs)
+        if args.skip_ohlcv:
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text(json.dumps(out, indent=2, default=str))
+            print(json.dumps(out["etf_holdings"], indent=1, default=str))
+            return 0
         t = perf()
         rows = build_ohlcv(url, args.tickers, days)
         build_monthly(url)
@@ -208,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         cold = next(e for e in out["storage_by_state"] if e["state"] == "compacted")
         out["ohlcv_bytes_per_row_compacted"] = round(cold["compacted_bytes"] / cold["rows"], 1)
         out["compaction_ratio"] = {"ohlcv_data": cold["ratio"]}
+        if "etf_holdings" in out:
+            out["compaction_ratio"]["etf_holdings"] = out["etf_holdings"]["compacted"]["ratio"]
         out["closed_periods_saved_pct"] = {"ohlcv_data": cold["saved_pct"]}
         with psycopg.connect(url) as conn:
             out["ohlcv_total_bytes_after"] = (table_bytes(conn, "ohlcv_hot") + conn.execute(

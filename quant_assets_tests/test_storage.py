@@ -92,7 +92,7 @@ def pair(database_url):
             admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
-SEED_QUERIES = [s for s in STATEMENTS if s.kind == "query" and not s.finding]
+SEED_QUERIES = [s for s in STATEMENTS if s.kind in ("query", "dml") and not s.finding]
 
 
 def platform_queries() -> list[tuple[str, str, dict]]:
@@ -142,7 +142,7 @@ def run(conn: psycopg.Connection, sql: str, params) -> object:
     try:
         with conn.transaction(force_rollback=True):
             cur = conn.execute(sql, params)
-            rows = cur.fetchall() if cur.description else []
+            rows = cur.fetchall() if cur.description else [("rowcount", cur.rowcount)]
     except psycopg.Error as exc:
         return f"error {type(exc).__name__}"
     return sorted(map(repr, rows))
