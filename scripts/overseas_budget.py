@@ -62,9 +62,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--years", type=float, default=1.0)
     ap.add_argument("--skip-decade", action="store_true")
+    ap.add_argument("--only-decade", action="store_true", help="step 4 only (no database needed)")
     args = ap.parse_args()
-    url = database.database_url()
-    migrations.migrate(url)
+    url = None if args.only_decade else database.database_url()
+    if url:
+        migrations.migrate(url)
     sim = SimulatorServer(SimConfig(size="small"), port=0).start()
     out: dict = {"machine_load_1min": os.getloadavg()[0]}
     try:
@@ -72,71 +74,80 @@ def main() -> None:
         _ = sim.kis.overseas.m
         out["simulator_overseas_build_s"] = round(time.perf_counter() - t0, 1)
         res = {"kis": KISClient(base_url=sim.kis_url, token_cache_dir=os.environ["QUANT_HOME"] + "/tokens"),
-               "warehouse": Warehouse(database_url=url)}
-        c0 = counts(sim)
-        for r in calendars.REGIONS:
-            assert dg.materialize([universe.UNIVERSE_ASSETS[r]], resources=res).success
-        out["universes"] = diff(counts(sim), c0)
+               "warehouse": Warehouse(database_url=url) if url else None}
         out["members"] = {r: len(universe.index_members(r)) for r in calendars.REGIONS}
-
         today = sim.market.end_date
-        per_day, ok = {}, True
-        for r in calendars.REGIONS:
-            day = keys_between(calendars.partitions(r), today - dt.timedelta(days=20), today - dt.timedelta(days=3))[-1]
-            c = counts(sim)
-            ok &= materialize([bars.OHLCV_ASSETS[r], indices.INDEX_ASSETS[r]], res, [day])
-            per_day[r] = diff(counts(sim), c)
-        day = keys_between(fx.exchange_rate_history.partitions_def, today - dt.timedelta(days=20),
-                           today - dt.timedelta(days=3))[-1]
-        c = counts(sim)
-        ok &= materialize([fx.exchange_rate_history], res, [day])
-        per_day["FX"] = diff(counts(sim), c)
-        out["one_day"] = per_day
-        out["one_day_total_calls"] = sum(v["total"] for v in per_day.values())
-        out["one_day_ok"] = bool(ok)
-
-        hi = today - dt.timedelta(days=30)
-        lo = hi - dt.timedelta(days=int(365 * args.years))
-        c, t = counts(sim), time.perf_counter()
-        results = {}
-        for r in calendars.REGIONS:
-            ks = keys_between(calendars.partitions(r), lo, hi)
-            results[r] = (len(ks), materialize([bars.OHLCV_ASSETS[r], indices.INDEX_ASSETS[r]], res, ks))
-        ks = keys_between(fx.exchange_rate_history.partitions_def, lo, hi)
-        results["FX"] = (len(ks), materialize([fx.exchange_rate_history], res, ks))
-        out["backfill"] = {"years": args.years, "from": lo.isoformat(), "to": hi.isoformat(),
-                           "wall_s": round(time.perf_counter() - t, 1), "calls": diff(counts(sim), c),
-                           "partitions": {k: v[0] for k, v in results.items()},
-                           "ok": {k: v[1] for k, v in results.items()}}
-        rows = res["warehouse"].read_frame(
-            "SELECT region, count(*) AS n FROM ohlcv_data WHERE region <> 'KR' GROUP BY region ORDER BY region")
-        out["backfill"]["ohlcv_rows"] = dict(zip(rows["region"], rows["n"].astype(int), strict=True))
-
+        if not args.only_decade:
+            run_assets(sim, res, out, today, args.years)
         if not args.skip_decade:
-            kis = res["kis"]
-            end = today - dt.timedelta(days=3)
-            start = end - dt.timedelta(days=3652)
-            decade = {}
-            for r in calendars.REGIONS:
-                excd, symbol = universe.index_members(r)[0]
-                c = counts(sim)
-                kis.overseas_daily(excd, symbol, start, end)
-                kis.overseas_daily(excd, symbol, start, end, adjusted=True)
-                per_symbol = diff(counts(sim), c)["total"]
-                decade[r] = {"calls_per_member": per_symbol, "members": out["members"][r],
-                             "calls": per_symbol * out["members"][r]}
-            c = counts(sim)
-            for symbol, _ in SERIES_ALL():
-                kind = "X" if symbol.startswith("FX@") else "N"
-                kis.overseas_chart(kind, symbol, start, end)
-            decade["indices_fx"] = {"calls": diff(counts(sim), c)["total"]}
-            decade["total_calls"] = sum(v["calls"] for v in decade.values())
-            decade["hours_at_19_per_s"] = round(decade["total_calls"] / 19 / 3600, 2)
-            out["ten_years"] = decade
+            out["ten_years"] = decade(sim, res["kis"], out, today)
     finally:
         sim.stop()
-        database.stop_embedded()
+        if url:
+            database.stop_embedded()
     print(json.dumps(out, indent=1, default=str))
+
+
+def run_assets(sim, res, out, today, years) -> None:
+    """Steps 1-3: universes, one day per region and FX, a ranged backfill."""
+    c0 = counts(sim)
+    for r in calendars.REGIONS:
+        assert dg.materialize([universe.UNIVERSE_ASSETS[r]], resources=res).success
+    out["universes"] = diff(counts(sim), c0)
+    per_day, ok = {}, True
+    for r in calendars.REGIONS:
+        day = keys_between(calendars.partitions(r), today - dt.timedelta(days=20), today - dt.timedelta(days=3))[-1]
+        c = counts(sim)
+        ok &= materialize([bars.OHLCV_ASSETS[r], indices.INDEX_ASSETS[r]], res, [day])
+        per_day[r] = diff(counts(sim), c)
+    day = keys_between(fx.exchange_rate_history.partitions_def, today - dt.timedelta(days=20),
+                       today - dt.timedelta(days=3))[-1]
+    c = counts(sim)
+    ok &= materialize([fx.exchange_rate_history], res, [day])
+    per_day["FX"] = diff(counts(sim), c)
+    out["one_day"] = per_day
+    out["one_day_total_calls"] = sum(v["total"] for v in per_day.values())
+    out["one_day_ok"] = bool(ok)
+
+    hi = today - dt.timedelta(days=30)
+    lo = hi - dt.timedelta(days=int(365 * years))
+    c, t = counts(sim), time.perf_counter()
+    results = {}
+    for r in calendars.REGIONS:
+        ks = keys_between(calendars.partitions(r), lo, hi)
+        results[r] = (len(ks), materialize([bars.OHLCV_ASSETS[r], indices.INDEX_ASSETS[r]], res, ks))
+    ks = keys_between(fx.exchange_rate_history.partitions_def, lo, hi)
+    results["FX"] = (len(ks), materialize([fx.exchange_rate_history], res, ks))
+    out["backfill"] = {"years": years, "from": lo.isoformat(), "to": hi.isoformat(),
+                       "wall_s": round(time.perf_counter() - t, 1), "calls": diff(counts(sim), c),
+                       "partitions": {k: v[0] for k, v in results.items()},
+                       "ok": {k: v[1] for k, v in results.items()}}
+    rows = res["warehouse"].read_frame(
+        "SELECT region, count(*) AS n FROM ohlcv_data WHERE region <> 'KR' GROUP BY region ORDER BY region")
+    out["backfill"]["ohlcv_rows"] = dict(zip(rows["region"], rows["n"].astype(int), strict=True))
+
+
+def decade(sim, kis, out, today) -> dict:
+    end = today - dt.timedelta(days=3)
+    start = end - dt.timedelta(days=3652)
+    result = {}
+    t = time.perf_counter()
+    for r in calendars.REGIONS:
+        excd, symbol = universe.index_members(r)[0]
+        c = counts(sim)
+        kis.overseas_daily(excd, symbol, start, end)
+        kis.overseas_daily(excd, symbol, start, end, adjusted=True)
+        per_symbol = diff(counts(sim), c)["total"]
+        result[r] = {"calls_per_member": per_symbol, "members": out["members"][r],
+                     "calls": per_symbol * out["members"][r]}
+    c = counts(sim)
+    for symbol, _ in SERIES_ALL():
+        kis.overseas_chart("X" if symbol.startswith("FX@") else "N", symbol, start, end)
+    result["indices_fx"] = {"calls": diff(counts(sim), c)["total"]}
+    result["total_calls"] = sum(v["calls"] for v in result.values())
+    result["hours_at_19_per_s"] = round(result["total_calls"] / 19 / 3600, 2)
+    result["sample_wall_s"] = round(time.perf_counter() - t, 1)
+    return result
 
 
 def SERIES_ALL():  # noqa: N802 - reads like a constant
