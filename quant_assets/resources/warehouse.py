@@ -219,7 +219,8 @@ class Warehouse(ConfigurableResource):
             where["region"] = str(regions[0])
         if table in MONTH_PARTITIONED and len(frame):
             column = PARTITION_COLUMN.get(table, "date")
-            self.ensure_month_partitions(table, pd.to_datetime(frame[column]).dt.date.unique())
+            # distinct days first: `.dt.date` builds a Python object per row (~15% of a day's write)
+            self.ensure_month_partitions(table, pd.to_datetime(frame[column].drop_duplicates()).dt.date.unique())
         conds, params = [], []
         for col, value in where.items():
             if isinstance(value, tuple):  # (first, last): an inclusive range, e.g. a month of days
