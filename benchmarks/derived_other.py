@@ -63,10 +63,17 @@ def assets_of(commit: str | None) -> dict:
     if commit is None:
         from quant_assets.assets import aggregates, etf, technical
     else:
+        import quant_assets.tracking as current_tracking
+
         tag = commit[:8]
         aggregates = _module_at(commit, "quant_assets/assets/aggregates.py", f"_bench_{tag}_aggregates")
         technical = _module_at(commit, "quant_assets/assets/technical.py", f"_bench_{tag}_technical")
-        etf = _module_at(commit, "quant_assets/assets/etf.py", f"_bench_{tag}_etf")
+        # etf.py imports the tracking maths by name: give it that commit's tracking.py
+        sys.modules["quant_assets.tracking"] = _module_at(commit, "quant_assets/tracking.py", f"_bench_{tag}_tracking")
+        try:
+            etf = _module_at(commit, "quant_assets/assets/etf.py", f"_bench_{tag}_etf")
+        finally:
+            sys.modules["quant_assets.tracking"] = current_tracking
     return {"technical_analysis": technical.technical_analysis, "etf_tracking": etf.etf_tracking,
             "ohlcv_monthly": aggregates.ohlcv_monthly, "ohlcv_quarterly": aggregates.ohlcv_quarterly,
             "ohlcv_yearly": aggregates.ohlcv_yearly}
@@ -100,8 +107,11 @@ def _bucket_keys(asset, first: dt.date, last: dt.date) -> list[str]:
             if first <= pdef.time_window_for_partition_key(k).start.date() <= last]
 
 
+ASSETS = ("technical_analysis", "etf_tracking", "ohlcv_monthly", "ohlcv_quarterly", "ohlcv_yearly")
+
+
 def measure(url: str, *, ranged_days: int = 250, baseline: str | None = None, last: dt.date | None = None,
-            fundamentals: bool = True) -> dict:
+            fundamentals: bool = True, assets: tuple[str, ...] = ASSETS, current: bool = True) -> dict:
     """ms per trading day of each asset on the data in `url` (one-partition and ranged runs), for
     this checkout and, with `baseline`, for that commit's code."""
     saved = os.environ.get("QUANT_DATABASE_URL")
@@ -115,11 +125,19 @@ def measure(url: str, *, ranged_days: int = 250, baseline: str | None = None, la
         log(f"Dagster's fixed cost per run: {overhead * 1000:.0f} ms; days {days[0]}..{days[-1]}")
         out = {"dagster_run_overhead_ms": round(overhead * 1000, 1), "ranged_days": [str(days[0]), str(days[-1])],
                "code": {}}
-        for label, commit in (("current", None), *((("baseline", baseline),) if baseline else ())):
+        runs = ((("current", None),) if current else ()) + ((("baseline", baseline),) if baseline else ())
+        for label, commit in runs:
+            try:
+                code = assets_of(commit)
+            except Exception as exc:   # a commit's module that today's Dagster refuses to load
+                out["code"][label] = {"commit": commit, "error": f"{type(exc).__name__}: {exc}"[:300]}
+                log(f"{label}: cannot load the assets of {commit}: {exc}")
+                continue
             out["code"][label] = {"commit": commit or _git_commit(), "assets": _measure_code(
-                assets_of(commit), warehouse, days, overhead)}
-        out["derived_ms_per_day"] = {name: r["ranged"]["ms_per_day"] for name, r in
-                                     out["code"]["current"]["assets"].items()}
+                code, warehouse, days, overhead, assets)}
+        if current:
+            out["derived_ms_per_day"] = {name: r["ranged"]["ms_per_day"] for name, r in
+                                         out["code"]["current"]["assets"].items()}
         if fundamentals:
             out["stock_fundamentals"] = measure_fundamentals(url)
         return out
@@ -136,16 +154,17 @@ def _run(asset, warehouse: Warehouse, keys: list[str], n_days: int, overhead: fl
             "ms_per_day": round(max(wall - overhead, 0) * 1000 / max(n_days, 1), 1)}
 
 
-def _measure_code(assets: dict, warehouse: Warehouse, days: list[dt.date], overhead: float) -> dict:
+def _measure_code(assets: dict, warehouse: Warehouse, days: list[dt.date], overhead: float,
+                  names: tuple[str, ...] = ASSETS) -> dict:
     res = {}
     keys = [d.isoformat() for d in days]
-    for name in ("technical_analysis", "etf_tracking"):
+    for name in [n for n in ("technical_analysis", "etf_tracking") if n in names]:
         asset = assets[name]
         ranged = _run(asset, warehouse, keys, len(keys), overhead)
         one = _run(asset, warehouse, keys[-1:], 1, overhead)
         res[name] = {"one_day": one, "ranged": ranged}
         log(f"{name}: one day {one['ms_per_day']} ms, {len(keys)}-day range {ranged['ms_per_day']} ms/day")
-    for name in ("ohlcv_monthly", "ohlcv_quarterly", "ohlcv_yearly"):
+    for name in [n for n in ("ohlcv_monthly", "ohlcv_quarterly", "ohlcv_yearly") if n in names]:
         asset = assets[name]
         buckets = _bucket_keys(asset, days[0], days[-1])
         pdef = asset.partitions_def
@@ -236,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--build-only", action="store_true", help="build the data into --url and stop")
     ap.add_argument("--keep", action="store_true", help="keep the scratch database")
     ap.add_argument("--no-fundamentals", action="store_true", help="skip stock_fundamentals (needs the simulator)")
+    ap.add_argument("--assets", default=",".join(ASSETS), help="comma-separated subset of " + ", ".join(ASSETS))
+    ap.add_argument("--baseline-only", action="store_true", help="with --baseline: skip this checkout's code")
     ap.add_argument("--out", default="artifacts/bench_derived_other.json", help="JSON output path")
     args = ap.parse_args(argv)
     result: dict = {"started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
@@ -245,18 +266,20 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(result["data"]))
             return 0
         result.update(measure(args.url, ranged_days=args.ranged_days, baseline=args.baseline,
-                              fundamentals=not args.no_fundamentals))
+                              fundamentals=not args.no_fundamentals, assets=tuple(args.assets.split(",")),
+                              current=not args.baseline_only))
     else:
         with _scratch()(keep=args.keep) as url:
             result["data"] = build(url, args.years, log=log)
             log(f"data: {result['data']}")
             result.update(measure(url, ranged_days=args.ranged_days, baseline=args.baseline,
-                                  fundamentals=not args.no_fundamentals))
+                                  fundamentals=not args.no_fundamentals, assets=tuple(args.assets.split(",")),
+                                  current=not args.baseline_only))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str))
     for label, code in result["code"].items():
-        for name, r in code["assets"].items():
+        for name, r in code.get("assets", {}).items():
             single = r.get("one_day") or r.get("one_bucket")
             print(f"{label:8} {name:20} one partition {single['ms_per_day']:>8} ms/day   "
                   f"ranged ({r['ranged']['partitions']} partitions) {r['ranged']['ms_per_day']:>8} ms/day")
