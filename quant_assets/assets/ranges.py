@@ -295,8 +295,12 @@ def price_range_52w(context, warehouse: Warehouse):
                 lock_partition(conn, "price_range_52w", (REGION, day))
                 conn.execute("DELETE FROM price_range_52w WHERE region = %s AND date = %s", (REGION, day))
                 rows = range_window.stage_and_insert(conn, results[day], REGION)
-                # seed 002's latest-figure columns follow the committed rows (sql/008)
-                conn.execute("SELECT refresh_etf_latest(%s)", (REGION,))
+                # seed 002's latest-figure columns follow the committed rows (sql/008); a day older
+                # than the newest committed one cannot change them (the refresh costs more than the day)
+                newer = conn.execute("SELECT EXISTS (SELECT 1 FROM price_range_52w WHERE region = %s AND date > %s)",
+                                     (REGION, day)).fetchone()[0]
+                if not newer:
+                    conn.execute("SELECT refresh_etf_latest(%s)", (REGION,))
             written = read(conn, RANGE_READ, (REGION, day))
             failure = ""
             try:
