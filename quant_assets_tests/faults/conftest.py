@@ -27,6 +27,7 @@ from quant_assets_tests.faults.loads import (
     load_reference,
     requests_since,
 )
+from quant_assets_tests.resources.conftest import all_logs  # noqa: F401  (the log-capturing fixture, reused)
 
 _FIGURES: dict = {}
 

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import dagster as dg
@@ -134,11 +135,22 @@ def start_worker(sim, first: str = FIRST, last: str = LAST, *, barrier: Path | N
     args = [sys.executable, "-m", "quant_assets_tests.faults.worker", sim.krx_url, first, last, name]
     if barrier is not None:
         args.append(str(barrier))
+    # stderr (Dagster's DEBUG log) to a file: a full pipe would stall a worker holding the session lock
     return subprocess.Popen(args, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+                            stderr=tempfile.TemporaryFile(mode="w+"), text=True,
+                            cwd=Path(__file__).resolve().parents[2])
+
+
+def worker_log(proc: subprocess.Popen) -> str:
+    proc.stderr.seek(0)
+    return proc.stderr.read()
 
 
 def finish(proc: subprocess.Popen, timeout: float = 300) -> dict:
-    out, err = proc.communicate(timeout=timeout)
-    assert proc.returncode == 0, f"worker failed ({proc.returncode}):\n{err[-4000:]}"
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, f"worker failed ({proc.returncode}):\n{worker_log(proc)[-4000:]}"
     return json.loads(out.strip().splitlines()[-1])

@@ -30,6 +30,7 @@ from quant_assets_tests.faults.loads import (
     partial_days,
     start_worker,
     status_of,
+    worker_log,
 )
 
 pytestmark = pytest.mark.faults
@@ -61,8 +62,9 @@ def caught_mid_write(url: str, worker):
                  timeout=300)
     except AssertionError:
         worker.kill()
-        raise AssertionError(f"no {LOADED_BEFORE_KILL} days loaded: {worker.communicate()[1][-3000:]}") from None
-    assert worker.poll() is None, worker.communicate()[1][-3000:]
+        worker.wait()
+        raise AssertionError(f"no {LOADED_BEFORE_KILL} days loaded: {worker_log(worker)[-3000:]}") from None
+    assert worker.poll() is None, worker_log(worker)[-3000:]
     lock = psycopg.connect(url)
     try:
         lock.execute("LOCK TABLE etf_daily IN ACCESS EXCLUSIVE MODE")
