@@ -159,7 +159,7 @@ def fingerprint(url: str, ticker: str, day: dt.date) -> list:
     with psycopg.connect(url) as conn:
         return [conn.execute("SELECT * FROM ohlcv_data WHERE ticker = %s ORDER BY date", (ticker,)).fetchall(),
                 conn.execute("SELECT * FROM ohlcv_data WHERE date = %s ORDER BY ticker", (day,)).fetchall(),
-                conn.execute("SELECT count(*), sum(close), sum(ma20) FROM ohlcv_data").fetchall()]
+                conn.execute("SELECT count(*), sum(close), sum(ma20::numeric) FROM ohlcv_data").fetchall()]  # exact sums
 
 
 def replace_day(url: str, day: dt.date, bump: int = 0) -> float:
