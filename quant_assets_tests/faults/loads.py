@@ -137,7 +137,8 @@ def start_worker(sim, first: str = FIRST, last: str = LAST, *, barrier: Path | N
         args.append(str(barrier))
     # stderr (Dagster's DEBUG log) to a file: a full pipe would stall a worker holding the session lock
     return subprocess.Popen(args, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
-                            stderr=tempfile.TemporaryFile(mode="w+"), text=True,
+                            stderr=tempfile.NamedTemporaryFile(mode="w+", prefix=f"faults-{name}-", suffix=".log", delete=False),
+                            text=True,
                             cwd=Path(__file__).resolve().parents[2])
 
 

@@ -43,6 +43,7 @@ class Reader(threading.Thread):
             while not self._done.is_set():
                 self.partial += partial_days(day_counts(conn), self.full)
                 self.snapshots += 1
+                self._done.wait(0.02)   # ~50 snapshots/s: a tight loop starved the writers of CPU
 
     def __enter__(self):
         self.start()
