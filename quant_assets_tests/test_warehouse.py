@@ -165,7 +165,7 @@ def test_duplicate_key_in_a_frame_is_an_error_naming_the_key(warehouse):
 
 
 def test_a_partition_is_one_region_and_never_deletes_another_regions_day(warehouse):
-    us = bars(region=["US", "US"], ticker=["AAPL", "BRK/B"])
+    us = bars(region=["US", "US"], ticker=["AAPL", "BRK/B"]).assign(currency="USD")  # never KRW (sql/023)
     warehouse.replace_partition("ohlcv_data", bars(), where={"region": "KR", "date": DAY},
                                 status=("ohlcv", DAY, "test"))
     warehouse.replace_partition("ohlcv_data", us, where={"region": "US", "date": DAY},

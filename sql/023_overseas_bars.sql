@@ -7,8 +7,11 @@ ALTER TABLE ohlcv_data
     ADD COLUMN currency      char(3)        NOT NULL DEFAULT 'KRW',
     ADD COLUMN exchange_code varchar(4),
     ADD COLUMN adj_close     numeric(20, 6);
+-- An overseas bar is never priced in KRW and its adjusted close, when given, is positive. KIS loads
+-- always carry exchange_code and adj_close (OverseasOhlcvSchema refuses a bar without them); bars
+-- imported from a legacy Spock file (yfinance) legitimately have neither: that source gave none.
 ALTER TABLE ohlcv_data ADD CONSTRAINT ohlcv_data_overseas_chk
-    CHECK (region = 'KR' OR (exchange_code IS NOT NULL AND adj_close IS NOT NULL AND adj_close > 0));
+    CHECK ((region = 'KR') = (currency = 'KRW') AND (adj_close IS NULL OR adj_close > 0));
 
 COMMENT ON COLUMN ohlcv_data.currency IS
     'ISO currency of open/high/low/close/change/value: KRW for KR, USD/CNY/HKD/JPY/VND for overseas bars (the exchange''s trading currency, checked against the KIS master).';

@@ -24,7 +24,7 @@ from quant_assets.legacy.spec import Ctx, Prepared, Rows, Spec, known_check, pla
 INDICATORS = ["ma5", "ma20", "ma60", "ma120", "ma200", "rsi_14", "macd", "macd_signal", "macd_hist",
               "bb_upper", "bb_middle", "bb_lower", "atr_14", "volume_ma20", "volume_ratio"]
 OHLCV_COLUMNS = ["ticker", "region", "date", "timeframe", "asset_type", "open", "high", "low", "close",
-                 "volume", "value", "market_cap", "listed_shares", *INDICATORS]
+                 "volume", "value", "market_cap", "listed_shares", "currency", *INDICATORS]
 
 
 def prepare_ohlcv(src: pd.DataFrame, ctx: Ctx) -> Prepared:
@@ -57,6 +57,8 @@ def prepare_ohlcv(src: pd.DataFrame, ctx: Ctx) -> Prepared:
         "asset_type": np.where(kinds == "ETF", "ETF", "STOCK"),
         "open": o, "high": h, "low": lo, "close": c, "volume": v, "value": np.nan,
         "market_cap": rows.num("market_cap"), "listed_shares": rows.num("listed_shares"),
+        # Spock's prices are in the market's own currency (yfinance for overseas bars)
+        "currency": region.map(symbols.CURRENCY),
         **{n: rows.num(n) for n in INDICATORS if n != "atr_14"}, "atr_14": atr.fillna(spock_atr),
     }, index=src.index)
     rows.out = pd.concat([rows.out, out], axis=1)
