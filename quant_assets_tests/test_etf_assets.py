@@ -338,3 +338,35 @@ def test_tracking_ranged_run_equals_per_day_runs_and_rerun_is_identical(sim, loa
     assert [str(d) for d in status["partition_date"]] == days and set(status["status"]) == {"loaded"}
     counts = ranged.groupby(ranged["date"].astype(str)).size()
     assert status["row_count"].tolist() == [int(counts[d]) for d in days]
+
+
+def test_latest_figures_refresh_skips_exactly_what_cannot_change_them(sim, loaded):
+    """refresh_etf_latest(region, tables, day) (sql/022): ranged runs refresh once, and a day older
+    than a section's window is skipped. The skip must never leave a figure the full refresh would
+    change, and a section not named must not run."""
+    warehouse, old, new = loaded, DAYS[0], DAYS[-1]       # 58 days apart: outside the 30/40-day windows
+    for day in (old, new):
+        assert run([etf.etf_aum], sim, warehouse, partition_key=day).success
+    before = assert_latest_matches(warehouse)
+
+    def refresh(tables, day):
+        warehouse.execute("SELECT refresh_etf_latest('KR', %s, %s)", (tables, day))
+
+    # an old day rewritten: the sections skip it, and the full refresh agrees nothing changed
+    warehouse.execute("UPDATE etf_aum SET aum = aum * 2 WHERE date = %s", (old,))
+    warehouse.execute("UPDATE ohlcv_data SET volume = volume + 1000 WHERE date = %s AND asset_type = 'ETF'", (old,))
+    refresh(["etf_aum", "ohlcv_data"], old)
+    pd.testing.assert_frame_equal(assert_latest_matches(warehouse), before)
+    refresh(None, None)
+    pd.testing.assert_frame_equal(warehouse.read_frame(LATEST).reset_index(drop=True), before)
+    # the newest day rewritten: only the named section follows it
+    warehouse.execute("UPDATE etf_aum SET aum = aum + 7 WHERE date = %s", (new,))
+    warehouse.execute("UPDATE ohlcv_data SET volume = volume + 3000 WHERE date = %s AND asset_type = 'ETF'", (new,))
+    refresh(["ohlcv_data"], new)
+    got = warehouse.read_frame(LATEST).reset_index(drop=True)
+    assert np.allclose(got["aum"].astype(float), before["aum"].astype(float), equal_nan=True)   # not named
+    assert (got["avg_daily_volume"].astype(float) > before["avg_daily_volume"].astype(float)).sum() > 10
+    refresh(["etf_aum"], new)
+    moved = assert_latest_matches(warehouse)
+    have = moved["aum"].notna()
+    assert np.allclose(moved.loc[have, "aum"].astype(float), before.loc[have, "aum"].astype(float) + 7)

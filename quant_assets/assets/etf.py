@@ -5,11 +5,12 @@
 - `etf_tracking`: computed from `etf_daily` in PostgreSQL — no source request.
 - `etf_tracking_krx`: what KRX publishes (괴리율, 추적오차율), month by month, beside ours.
 
-Everything here is region KR. Each write of etf_aum, etf_holdings and etf_tracking runs
-`refresh_etf_latest('KR')` in its own transaction, so etf_details' latest-figure columns (aum,
-premium_discount*, tracking_error_*d, underlying_asset_count, ...) and the `etfs` view always
-equal the newest committed rows; holdings writes also keep `weight_change_from_prev` right for
-the day written and the next loaded day (sql/009).
+Everything here is region KR. A run of etf_aum, etf_holdings or etf_tracking ends with
+`refresh_etf_latest('KR', [its table], newest day)` in the transaction of its last write, so
+etf_details' latest-figure columns (aum, premium_discount*, tracking_error_*d,
+underlying_asset_count, ...) and the `etfs` view equal the newest committed rows once the run's
+last day commits (earlier days of a ranged run do not pay for it: sql/022); holdings writes also
+keep `weight_change_from_prev` right for the day written and the next loaded day (sql/009).
 """
 
 
@@ -79,10 +80,14 @@ def aum_frame(snapshot: pd.DataFrame, day: dt.date) -> pd.DataFrame:
     partitions_def=trading_day_partitions, backfill_policy=INGEST_POLICY, pool="krx",
 )
 def etf_aum(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: Warehouse):
+    # etf_details.aum follows etf_aum; a ranged run refreshes it with its last day only (sql/022)
+    days = [dt.date.fromisoformat(k) for k in context.partition_keys]
+
     def process_day(day: dt.date) -> list[DayResult]:
         frame = validate(EtfAumSchema, aum_frame(krx.etf_daily(day), day), dataset="etf_aum", date=str(day))
         warehouse.replace_partition("etf_aum", frame, where={"region": REGION, "date": day},
-                                    status=("etf_aum", day, "KRX MDCSTAT04301"), after=[refresh_etf_latest(REGION)])
+                                    status=("etf_aum", day, "KRX MDCSTAT04301"),
+                                    after=[refresh_etf_latest(REGION, ["etf_aum"], day)] if day == days[-1] else [])
         gap = (frame["aum"] / frame["nav_x_units"] - 1).abs()
         return [DayResult(AUM, frame, "KRX MDCSTAT04301 (INVSTASST_NETASST_TOTAMT)",
                           {"max_gap_vs_nav_x_units": float(gap.max()), "total_aum_krw": float(frame["aum"].sum())})]
@@ -190,7 +195,7 @@ def etf_holdings(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: W
             status=("etf_holdings", day, "KRX MDCSTAT05001"), prepare=with_weight_change,
             lock=("etf_holdings", REGION),
             after=[("SELECT refresh_holdings_weight_change(%s, %s, false)", (REGION, day)),
-                   refresh_etf_latest(REGION)])
+                   refresh_etf_latest(REGION, ["etf_holdings"])])
         return [DayResult(HOLDINGS, frame, f"KRX MDCSTAT05001 × {len(parts)} ETFs",
                           {"etf_count": len(parts), "stock_lines": int((frame["constituent_type"] == "STOCK").sum())})]
 

@@ -29,7 +29,14 @@ from quant_assets import pgbinary
 from quant_assets.calendar import previous_trading_days
 from quant_assets.errors import SourceDataError
 from quant_assets.metadata import preview, table_metadata, tracking_numbers
-from quant_assets.resources.warehouse import Warehouse, copy_frame, lock_partition, record_status, run_after
+from quant_assets.resources.warehouse import (
+    Warehouse,
+    copy_frame,
+    lock_partition,
+    record_status,
+    refresh_etf_latest,
+    run_after,
+)
 from quant_assets.schemas.etf import EtfTrackingSchema
 from quant_assets.schemas.validation import validate
 from quant_assets.tracking import WINDOWS, tracking_panel, tracking_rows
@@ -106,7 +113,7 @@ def write(warehouse: Warehouse, frame: pd.DataFrame, days: list[dt.date], region
         for day in days:
             record_status(conn, TABLE, day, "loaded", region=region, row_count=int(counts.get(day, 0)),
                           source="etf_daily")
-        run_after(conn, [("SELECT refresh_etf_latest(%s)", (region,))])
+        run_after(conn, [refresh_etf_latest(region, [TABLE], max(days))])
 
 
 def _plottable(values: dict) -> dict:

@@ -90,8 +90,10 @@ def daily_prices(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: W
             writes.append(PartitionWrite("etf_daily", frame, where=where, status=("etf_daily", day, "KRX MDCSTAT04301")))
             extra = {"aum_published": bool(frame["aum"].notna().any())}
             results.append(DayResult(ETF_DAILY, frame, "KRX MDCSTAT04301", extra))
-        # avg_daily_volume/value and the latest NAV/AUM of etf_details follow the rows just written
-        warehouse.replace_partitions(writes, after=[refresh_etf_latest(REGION)])
+        # etf_details' avg_daily_volume/value follow the ETF bars; a ranged run refreshes them in its
+        # last day's transaction only (sql/022: ~60 ms a day, more than the day's write)
+        after = [refresh_etf_latest(REGION, ["ohlcv_data"], day)] if OHLCV in selected and day == days[-1] else []
+        warehouse.replace_partitions(writes, after=after)
         return results
 
     names = [k.to_user_string() for k in sorted(selected)]

@@ -42,7 +42,7 @@ from quant_assets.assets.aggregates import (
 from quant_assets.assets.daily import DAILY_DERIVED_CONDITION
 from quant_assets.assets.derived_run import combined, emit_days, run_days
 from quant_assets.calendar import previous_trading_days, trading_day_partitions, trading_days
-from quant_assets.resources.warehouse import Warehouse, lock_partition
+from quant_assets.resources.warehouse import Warehouse, lock_partition, refresh_etf_latest, run_after
 from quant_assets.schemas.derived import PriceRange52wSchema
 
 WINDOW = 250
@@ -295,12 +295,10 @@ def price_range_52w(context, warehouse: Warehouse):
                 lock_partition(conn, "price_range_52w", (REGION, day))
                 conn.execute("DELETE FROM price_range_52w WHERE region = %s AND date = %s", (REGION, day))
                 rows = range_window.stage_and_insert(conn, results[day], REGION)
-                # seed 002's latest-figure columns follow the committed rows (sql/008); a day older
-                # than the newest committed one cannot change them (the refresh costs more than the day)
-                newer = conn.execute("SELECT EXISTS (SELECT 1 FROM price_range_52w WHERE region = %s AND date > %s)",
-                                     (REGION, day)).fetchone()[0]
-                if not newer:
-                    conn.execute("SELECT refresh_etf_latest(%s)", (REGION,))
+                # seed 002's week_52_* columns follow the committed rows: once per run, in its last
+                # day's transaction (sql/022 skips it when that day is older than the newest rows)
+                if day == days[-1]:
+                    run_after(conn, [refresh_etf_latest(REGION, ["price_range_52w"], day)])
             written = read(conn, RANGE_READ, (REGION, day))
             failure = ""
             try:

@@ -35,10 +35,18 @@ NUMERIC_OID = 1700
 AfterSql = str | tuple[str, Sequence | Mapping]
 
 
-def refresh_etf_latest(region: str) -> tuple[str, tuple[str]]:
+def refresh_etf_latest(region: str, tables: Sequence[str] | None = None,
+                       day: dt.date | None = None) -> tuple[str, tuple]:
     """The after-write statement that brings etf_details' latest-figure columns (and the `etfs`
-    view) up to the rows just written; pass it in `after=` of every write of a table it reads."""
-    return ("SELECT refresh_etf_latest(%s)", (region,))
+    view) up to the rows just written; pass it in `after=` of every write of a table it reads.
+
+    `tables` (the tables written) limits it to the sections they feed and `day` (the newest day
+    written) skips a section whose 30-40 day window cannot contain that day (exact, sql/022): an
+    old day of a backfill costs nothing, the newest day refreshes only what it changed. Without
+    them every section runs (a new ETF listed, an import)."""
+    return ("SELECT refresh_etf_latest(%s, %s, %s)", (region, list(tables) if tables else None, day))
+
+
 # The partition key column where it is not `date`.
 PARTITION_COLUMN = {"etf_holdings": "as_of_date"}
 
