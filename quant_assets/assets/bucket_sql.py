@@ -13,7 +13,7 @@ identical rows.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 import psycopg
@@ -134,20 +134,24 @@ def refresh_buckets(conn: psycopg.Connection, table: str, starts: Sequence[dt.da
     return rec, preview
 
 
-def missing_days(conn: psycopg.Connection, start: dt.date, end: dt.date, region: str) -> list[dt.date]:
+def missing_days(conn: psycopg.Connection, start: dt.date, end: dt.date, region: str, *,
+                 sessions: Callable[[dt.date, dt.date], list[dt.date]] = trading_days,
+                 status_asset: str = "ohlcv", tz: dt.tzinfo = KST) -> list[dt.date]:
     """KRX trading days of [start, end) up to yesterday (KST) with no ohlcv rows and no
-    'market_closed' record in `region`: holes that make the buckets' sums and counts incomplete."""
-    horizon = min(end - dt.timedelta(days=1), dt.datetime.now(tz=KST).date() - dt.timedelta(days=1))
-    expected = trading_days(start, horizon) if start <= horizon else []
+    'market_closed' record in `region`: holes that make the buckets' sums and counts incomplete.
+    Another region passes its own `sessions(start, end)` calendar, the partition_status asset of its
+    daily bars and its time zone (assets/overseas/aggregates.py)."""
+    horizon = min(end - dt.timedelta(days=1), dt.datetime.now(tz=tz).date() - dt.timedelta(days=1))
+    expected = sessions(start, horizon) if start <= horizon else []
     if not expected:
         return []
     # one index probe per expected day: DISTINCT date over a ten-year range would read every bar
     rows = conn.execute(
         """SELECT d.day FROM unnest(%(days)s::date[]) AS d (day)
            WHERE NOT EXISTS (SELECT 1 FROM ohlcv_data WHERE region = %(r)s AND timeframe = 'D' AND date = d.day)
-             AND NOT EXISTS (SELECT 1 FROM partition_status WHERE asset = 'ohlcv' AND region = %(r)s
+             AND NOT EXISTS (SELECT 1 FROM partition_status WHERE asset = %(a)s AND region = %(r)s
                              AND status = 'market_closed' AND partition_date = d.day)
            ORDER BY d.day""",
-        {"days": expected, "r": region},
+        {"days": expected, "r": region, "a": status_asset},
     ).fetchall()
     return [row[0] for row in rows]
