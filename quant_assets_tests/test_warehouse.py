@@ -339,6 +339,27 @@ def test_binary_replace_partition_round_trips_bars_and_reruns_identically(wareho
                         "D", DAY)]
 
 
+def test_a_pre_encoded_write_stores_the_same_rows_as_the_frame(warehouse):
+    """Ranged ingest encodes a day in its fetch thread (Warehouse.encode, PartitionWrite.encoded):
+    the bytes must store exactly what copy_frame stores for the frame."""
+    from quant_assets.resources.warehouse import PartitionWrite
+
+    edge = bars(open=[None, 10050.0], change=[-1234.5678, 0.0], change_pct=[-29.99, 30.0])
+    query = "SELECT ticker, open::text, close::text, change::text, change_pct::text, volume, value FROM ohlcv_data"
+    where = {"region": "KR", "date": DAY}
+    warehouse.replace_partition("ohlcv_data", edge, where=where)
+    plain = warehouse.read_frame(query + " ORDER BY ticker")
+    encoded = warehouse.encode("ohlcv_data", edge)
+    assert encoded is not None and encoded.rows == 2
+    warehouse.execute("DELETE FROM ohlcv_data")
+    warehouse.replace_partitions([PartitionWrite("ohlcv_data", edge, where=where, encoded=encoded)])
+    pd.testing.assert_frame_equal(warehouse.read_frame(query + " ORDER BY ticker"), plain)
+    # bytes that do not belong to the frame (another row count) are never sent: the frame is
+    warehouse.replace_partitions([PartitionWrite("ohlcv_data", edge, where=where,
+                                                 encoded=warehouse.encode("ohlcv_data", edge.head(1)))])
+    pd.testing.assert_frame_equal(warehouse.read_frame(query + " ORDER BY ticker"), plain)
+
+
 def etf_rows(day=DAY, **overrides) -> pd.DataFrame:
     frame = pd.DataFrame({"date": [day], "ticker": ["069500"], "region": ["KR"], "close": [35000.0],
                           "nav": [35012.34], "aum": [None], "listed_units": [1_000_000.0],

@@ -1,4 +1,4 @@
-"""Fetch the next days of a ranged run while the current day is validated and written.
+"""Fetch (and parse, validate, encode) the next days of a ranged run while the current day is written.
 
 A ranged ingest run used to fetch, parse, validate and write each day one after the other, so the
 source sat idle while we wrote and the database sat idle while we waited for the source. The source

@@ -63,41 +63,41 @@ def ohlcv_frame(stocks: pd.DataFrame, etfs: pd.DataFrame) -> pd.DataFrame:
 )
 def daily_prices(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: Warehouse):
     selected = context.selected_asset_keys
+    days = [dt.date.fromisoformat(k) for k in context.partition_keys]
 
-    def fetch_day(day: dt.date) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-        # The two bulk requests (and their parsing); a ranged run does this for the next days in
-        # the background while the current day is validated and written (assets/prefetch.py).
-        etfs = krx.etf_daily(day)
-        stocks = krx.stock_daily(day) if OHLCV in selected else None
-        return etfs, stocks
-
-    def store_day(day: dt.date, fetched: tuple[pd.DataFrame, pd.DataFrame | None]) -> list[DayResult]:
-        # Both frames are validated before anything is written, and both tables are written in
-        # one transaction: one snapshot feeds them, so a reader never sees a day's bars without
-        # its ETF rows (or the reverse), and a bad NAV leaves neither table with that day.
+    def prepare_day(day: dt.date) -> tuple[list[PartitionWrite], list[DayResult]]:
+        # The two bulk requests, parsing, validation and the binary COPY encoding of both frames:
+        # a ranged run does this for the next days in its fetch thread while the current day is
+        # written (assets/prefetch.py), so the write transaction only sends bytes. A bad value
+        # raises here and is re-raised for its own day; nothing of that day is written.
         key = day.isoformat()
-        etfs, stocks = fetched
+        etfs = krx.etf_daily(day)
         results, writes = [], []
         where = {"region": REGION, "date": day}
         if OHLCV in selected:
-            frame = validate(OhlcvSchema, ohlcv_frame(stocks, etfs), dataset="ohlcv", date=key)
-            writes.append(PartitionWrite("ohlcv_data", frame, where=where,
+            frame = validate(OhlcvSchema, ohlcv_frame(krx.stock_daily(day), etfs), dataset="ohlcv", date=key)
+            writes.append(PartitionWrite("ohlcv_data", frame, where=where, encoded=warehouse.encode("ohlcv_data", frame),
                                          status=("ohlcv", day, "KRX MDCSTAT01501+MDCSTAT04301")))
             results.append(DayResult(OHLCV, frame, "KRX MDCSTAT01501 (mktId=ALL) + MDCSTAT04301"))
         if ETF_DAILY in selected:
             frame = validate(EtfDailySchema, etfs.assign(region=REGION)[ETF_DAILY_COLUMNS], dataset="etf_daily",
                              date=key)
-            writes.append(PartitionWrite("etf_daily", frame, where=where, status=("etf_daily", day, "KRX MDCSTAT04301")))
+            writes.append(PartitionWrite("etf_daily", frame, where=where, encoded=warehouse.encode("etf_daily", frame),
+                                         status=("etf_daily", day, "KRX MDCSTAT04301")))
             extra = {"aum_published": bool(frame["aum"].notna().any())}
             results.append(DayResult(ETF_DAILY, frame, "KRX MDCSTAT04301", extra))
-        # etf_details' avg_daily_volume/value follow the ETF bars; a ranged run refreshes them in its
-        # last day's transaction only (sql/022: ~60 ms a day, more than the day's write)
+        return writes, results
+
+    def store_day(day: dt.date) -> list[DayResult]:
+        # Both tables in one transaction: one snapshot feeds them, so a reader never sees a day's
+        # bars without its ETF rows (or the reverse), and a bad NAV leaves neither table with that
+        # day. etf_details' avg_daily_volume/value follow the ETF bars; a ranged run refreshes them
+        # in its last day's transaction only (sql/022: ~60 ms a day, more than the day's write).
+        writes, results = ahead.get(day)
         after = [refresh_etf_latest(REGION, ["ohlcv_data"], day)] if OHLCV in selected and day == days[-1] else []
         warehouse.replace_partitions(writes, after=after)
         return results
 
     names = [k.to_user_string() for k in sorted(selected)]
-    days = [dt.date.fromisoformat(k) for k in context.partition_keys]
-    with Prefetcher(days, fetch_day, depth=prefetch_depth()) as ahead:
-        yield from for_each_trading_day(context, warehouse, lambda day: store_day(day, ahead.get(day)),
-                                        status_assets=names, region=REGION)
+    with Prefetcher(days, prepare_day, depth=prefetch_depth()) as ahead:
+        yield from for_each_trading_day(context, warehouse, store_day, status_assets=names, region=REGION)

@@ -301,15 +301,33 @@ def encode_rows(frame: pd.DataFrame, types: dict[str, tuple[str, int]]) -> memor
     return memoryview(rows[keep])
 
 
+class Encoded:
+    """A frame's rows already in binary COPY form (`encode`), ready for `copy_encoded`: built
+    wherever the caller likes — a ranged run builds it in its fetch thread, so the write
+    transaction only sends bytes."""
+
+    def __init__(self, columns: list[str], chunks: list[memoryview], rows: int):
+        self.columns, self.chunks, self.rows = columns, chunks, rows
+
+
+def encode(frame: pd.DataFrame, types: dict[str, tuple[str, int]]) -> Encoded:
+    """`frame` in binary COPY form, in chunks of CHUNK_ROWS; raises `Unsupported` when a column
+    cannot be encoded exactly."""
+    chunks = [encode_rows(frame.iloc[i:i + CHUNK_ROWS], types) for i in range(0, len(frame), CHUNK_ROWS)]
+    return Encoded(list(frame.columns), chunks, len(frame))
+
+
+def copy_encoded(conn: psycopg.Connection, table: str, data: Encoded) -> None:
+    cols = ", ".join(f'"{c}"' for c in data.columns)
+    with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(HEADER)
+        for chunk in data.chunks:
+            copy.write(chunk)
+        copy.write(TRAILER)
+
+
 def copy_binary(conn: psycopg.Connection, table: str, frame: pd.DataFrame,
                 types: dict[str, tuple[str, int]] | None = None) -> None:
     """COPY `frame` into `table` (its column names) in binary; raises `Unsupported` before
     sending anything when a column cannot be encoded exactly."""
-    types = types if types is not None else table_types(conn, table)
-    chunks = [encode_rows(frame.iloc[i:i + CHUNK_ROWS], types) for i in range(0, len(frame), CHUNK_ROWS)]
-    cols = ", ".join(f'"{c}"' for c in frame.columns)
-    with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(HEADER)
-        for chunk in chunks:
-            copy.write(chunk)
-        copy.write(TRAILER)
+    copy_encoded(conn, table, encode(frame, types if types is not None else table_types(conn, table)))

@@ -70,6 +70,7 @@ class PartitionWrite:
     status: tuple[str, dt.date, str] | None = None
     prepare: Callable[[psycopg.Connection, pd.DataFrame], pd.DataFrame] | None = None
     lock: object | None = None
+    encoded: binary_copy.Encoded | None = None   # `frame` pre-encoded by Warehouse.encode (no `prepare`)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class Warehouse(ConfigurableResource):
     _migrated: bool = PrivateAttr(default=False)
     _partitions: set = PrivateAttr(default_factory=set)
     _regional: dict = PrivateAttr(default_factory=dict)
+    _types: dict = PrivateAttr(default_factory=dict)
 
     # -- connections ---------------------------------------------------------------------------
     def url(self) -> str:
@@ -122,6 +124,18 @@ class Warehouse(ConfigurableResource):
         with self.connect() as conn:
             cur = conn.execute(sql, params)
             return cur.rowcount
+
+    def encode(self, table: str, frame: pd.DataFrame) -> binary_copy.Encoded | None:
+        """`frame` in `table`'s binary COPY form, for `PartitionWrite.encoded`; None when it needs
+        the CSV path. Safe to call from a ranged run's fetch thread, so encoding overlaps the
+        previous day's write instead of running inside the write transaction."""
+        if table not in self._types:
+            with self.connect() as conn:
+                self._types[table] = binary_copy.table_types(conn, table)
+        try:
+            return binary_copy.encode(frame, self._types[table])
+        except binary_copy.Unsupported:
+            return None
 
     # -- partitions ----------------------------------------------------------------------------
     def ensure_month_partitions(self, table: str, days: Iterable[dt.date]) -> None:
@@ -207,7 +221,11 @@ class Warehouse(ConfigurableResource):
                 if w.prepare is not None:
                     frame = w.prepare(conn, frame)
                 conn.execute(f"DELETE FROM {w.table} WHERE {plan.condition}", plan.params)
-                copy_frame(conn, w.table, frame)
+                if w.encoded is not None and w.prepare is None and w.encoded.rows == len(frame):
+                    if len(frame):
+                        binary_copy.copy_encoded(conn, w.table, w.encoded)
+                else:
+                    copy_frame(conn, w.table, frame)
                 counts[w.table] = len(frame)
                 if w.status:
                     record_status(conn, w.status[0], w.status[1], "loaded", region=str(plan.where.get("region", "KR")),
