@@ -42,11 +42,33 @@ def test_aum_is_published_value_with_cross_checks(sim, loaded):
     assert agree.passed and agree.metadata["etfs"].value == len(rows)
 
 
+def test_aum_history_comes_from_the_stored_snapshot_without_requests(sim, loaded):
+    """etf_daily stores the same MDCSTAT04301 snapshot: a backfill of etf_aum over days whose
+    snapshot carries the AUM sends no request, and stores what a live fetch would."""
+    warehouse, days = loaded, DAYS[-3:]
+    def snapshot_requests() -> int:
+        return sum(v for k, v in sim.stats.items() if k.startswith("krx:") and "04301" in k)
+
+    before, fetched_before = dict(sim.stats), snapshot_requests()
+    assert run([etf.etf_aum], sim, warehouse, tags=range_tags(days[0], days[-1])).success
+    assert {k: v for k, v in sim.stats.items() if v != before.get(k, 0)} == {}, "no request at all"
+    query = "SELECT date, ticker, aum, nav_x_units, units_x_close, listed_units FROM etf_aum ORDER BY date, ticker"
+    from_stored = warehouse.read_frame(query)
+    assert len(from_stored) > 30 and set(str(d) for d in from_stored["date"]) == set(days)
+    # the same days with no stored snapshot: fetched live, the same rows
+    warehouse.execute("DELETE FROM etf_daily WHERE date = ANY(%s)", (days,))
+    assert run([etf.etf_aum], sim, warehouse, tags=range_tags(days[0], days[-1])).success
+    assert snapshot_requests() == fetched_before + len(days)
+    pd.testing.assert_frame_equal(warehouse.read_frame(query), from_stored)
+
+
 def test_aum_not_yet_published_fails_with_reason(sim, loaded):
     from quant_assets.calendar import KST
     day = DAYS[-1]
     sim.set_clock(dt.datetime.fromisoformat(day + "T20:00:00").replace(tzinfo=KST))
     try:
+        # the evening's snapshot (etf_daily) has no AUM yet either, so etf_aum must ask KRX again
+        assert run([prices.daily_prices], sim, loaded, partition_key=day).success
         result = run([etf.etf_aum], sim, loaded, partition_key=day)
     finally:
         sim.set_clock(None)

@@ -1,6 +1,7 @@
 """ETF analytics: published AUM, holdings (PDF), premium/discount and tracking error.
 
-- `etf_aum`: KRX's 순자산총액 for day D, published on D+1 morning; one bulk request per day.
+- `etf_aum`: KRX's 순자산총액 for day D, published on D+1 morning; read from the `etf_daily` snapshot
+  when it already carries it (history), else one bulk request per day.
 - `etf_holdings`: the PDF of every ETF listed on D (one request per ETF: KRX has no bulk PDF).
 - `etf_tracking`: computed from `etf_daily` in PostgreSQL — no source request.
 - `etf_tracking_krx`: what KRX publishes (괴리율, 추적오차율), month by month, beside ours.
@@ -82,17 +83,37 @@ def aum_frame(snapshot: pd.DataFrame, day: dt.date) -> pd.DataFrame:
 def etf_aum(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: Warehouse):
     # etf_details.aum follows etf_aum; a ranged run refreshes it with its last day only (sql/022)
     days = [dt.date.fromisoformat(k) for k in context.partition_keys]
+    stored = stored_snapshots(warehouse, days)
 
     def process_day(day: dt.date) -> list[DayResult]:
-        frame = validate(EtfAumSchema, aum_frame(krx.etf_daily(day), day), dataset="etf_aum", date=str(day))
+        # The AUM is a field of the same MDCSTAT04301 snapshot `etf_daily` stores: a day whose stored
+        # snapshot already carries it (history, or a snapshot fetched after publication) costs no
+        # request; otherwise (fetched on D before KRX published it) the snapshot is asked again.
+        snapshot, source = stored.get(day), "KRX MDCSTAT04301 (INVSTASST_NETASST_TOTAMT, stored in etf_daily)"
+        if snapshot is None:
+            snapshot, source = krx.etf_daily(day), "KRX MDCSTAT04301 (INVSTASST_NETASST_TOTAMT)"
+        frame = validate(EtfAumSchema, aum_frame(snapshot, day), dataset="etf_aum", date=str(day))
         warehouse.replace_partition("etf_aum", frame, where={"region": REGION, "date": day},
                                     status=("etf_aum", day, "KRX MDCSTAT04301"),
                                     after=[refresh_etf_latest(REGION, ["etf_aum"], day)] if day == days[-1] else [])
         gap = (frame["aum"] / frame["nav_x_units"] - 1).abs()
-        return [DayResult(AUM, frame, "KRX MDCSTAT04301 (INVSTASST_NETASST_TOTAMT)",
+        return [DayResult(AUM, frame, source,
                           {"max_gap_vs_nav_x_units": float(gap.max()), "total_aum_krw": float(frame["aum"].sum())})]
 
     yield from for_each_trading_day(context, warehouse, process_day, status_assets=["etf_aum"], region=REGION)
+
+
+def stored_snapshots(warehouse: Warehouse, days: list[dt.date]) -> dict[dt.date, pd.DataFrame]:
+    """The days of `days` whose `etf_daily` rows already hold the published AUM (all but
+    MAX_MISSING_AUM of the ETFs, the threshold aum_frame applies), as snapshots: one read."""
+    rows = warehouse.read_frame(
+        "SELECT date, ticker, close, nav, aum, listed_units FROM etf_daily "
+        "WHERE region = %s AND date = ANY(%s) ORDER BY date, ticker", (REGION, days))
+    out = {}
+    for day, snap in rows.groupby("date", sort=False):
+        if snap["aum"].notna().mean() >= 1 - MAX_MISSING_AUM:
+            out[day] = snap.reset_index(drop=True)
+    return out
 
 
 # -- holdings ---------------------------------------------------------------------------------
