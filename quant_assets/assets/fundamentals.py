@@ -16,9 +16,10 @@ import dagster as dg
 import pandas as pd
 
 from quant_assets.assets.daily import INGEST_POLICY, DayResult, for_each_trading_day
+from quant_assets.assets.prefetch import Prefetcher, prefetch_depth
 from quant_assets.calendar import trading_day_partitions
 from quant_assets.resources.krx import KRXClient
-from quant_assets.resources.warehouse import Warehouse
+from quant_assets.resources.warehouse import PartitionWrite, Warehouse
 from quant_assets.schemas.derived import DailyFundamentalsSchema
 from quant_assets.schemas.validation import validate
 
@@ -57,18 +58,26 @@ def daily_rows(raw: pd.DataFrame) -> pd.DataFrame:
     pool="krx",
 )
 def stock_fundamentals(context, krx: KRXClient, warehouse: Warehouse):
-    def process_day(day: dt.date) -> list[DayResult]:
-        key = day.isoformat()
+    days = [dt.date.fromisoformat(k) for k in context.partition_keys]
+
+    def prepare_day(day: dt.date) -> PartitionWrite:
+        # request, parsing, validation (~90 ms of pandera a day) and binary encoding: in a ranged
+        # run, the fetch thread does this for the next days while the current one is written
         raw = krx.stock_fundamentals(day, market="ALL")
-        frame = validate(DailyFundamentalsSchema, daily_rows(raw), dataset="stock_fundamentals", date=key)
-        warehouse.ensure_month_partitions(TABLE, [day])
-        warehouse.replace_partition(TABLE, frame, where={"region": REGION, "period_type": "DAILY", "date": day},
-                                    status=("stock_fundamentals", day, SOURCE))
+        frame = validate(DailyFundamentalsSchema, daily_rows(raw), dataset="stock_fundamentals", date=day.isoformat())
+        return PartitionWrite(TABLE, frame, where={"region": REGION, "period_type": "DAILY", "date": day},
+                              status=("stock_fundamentals", day, SOURCE), encoded=warehouse.encode(TABLE, frame))
+
+    def process_day(day: dt.date) -> list[DayResult]:
+        write = ahead.get(day)
+        warehouse.replace_partitions([write])
+        frame = write.frame
         extra = {"region": REGION, "per_missing": int(frame["per"].isna().sum()),
                  "close_price_missing": int(frame["close_price"].isna().sum())}
         return [DayResult(FUNDAMENTALS, frame, SOURCE, extra)]
 
-    yield from for_each_trading_day(context, warehouse, process_day, status_assets=["stock_fundamentals"])
+    with Prefetcher(days, prepare_day, depth=prefetch_depth()) as ahead:
+        yield from for_each_trading_day(context, warehouse, process_day, status_assets=["stock_fundamentals"])
 
 
 ASSETS = [stock_fundamentals]
