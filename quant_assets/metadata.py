@@ -219,20 +219,22 @@ def _numbers(values: Mapping[str, object]) -> dict:
 # The day's universe: tickers listed that day (a ticker retired without a delisting date counts as
 # listed, we do not know when it went) or ETFs with a daily bar that day; and how many of the
 # written tickers are in it. Tickers written but not in `tickers` are counted apart.
+# (`IN (SELECT unnest(...))`, a hashed subplan: `= ANY(array)` compared each of ~3,600 rows with
+# each of ~3,600 written tickers, ~50 ms a day of a ranged run.)
 _LISTED_SQL = """
 WITH universe AS (
     SELECT ticker FROM tickers
      WHERE region = %(region)s AND asset_type = ANY(%(types)s)
        AND (listing_date IS NULL OR listing_date <= %(day)s)
        AND (delisting_date IS NULL OR delisting_date > %(day)s)
-)
+), written AS (SELECT DISTINCT unnest(%(written)s::text[]) AS ticker)
 SELECT (SELECT count(*) FROM universe),
-       (SELECT count(*) FROM universe WHERE ticker = ANY(%(written)s)),
-       (SELECT count(*) FROM unnest(%(written)s::text[]) w(ticker)
+       (SELECT count(*) FROM universe WHERE ticker IN (SELECT ticker FROM written)),
+       (SELECT count(*) FROM written w
          WHERE NOT EXISTS (SELECT 1 FROM tickers t WHERE t.region = %(region)s AND t.ticker = w.ticker))
 """
 _ETF_DAILY_SQL = """
-SELECT count(*), count(*) FILTER (WHERE ticker = ANY(%(written)s)), 0
+SELECT count(*), count(*) FILTER (WHERE ticker IN (SELECT unnest(%(written)s::text[]))), 0
   FROM etf_daily WHERE region = %(region)s AND date = %(day)s
 """
 _UNIVERSE_TYPES = {"ohlcv_data": ["STOCK", "ETF"], "etf_daily": ["ETF"], "ticker_fundamentals": ["STOCK"]}
