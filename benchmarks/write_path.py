@@ -205,14 +205,17 @@ def _write_rows(conn, twin: str, frame: pd.DataFrame, types: dict) -> None:
 
 def replace_rows_per_s(url: str, writes_per_call: list, *, after: bool = True) -> tuple[float, float]:
     """(rows/s, seconds) of `Warehouse.replace_partitions` over a list of calls, each a list of
-    PartitionWrite (one call = one transaction, as the ingest makes per day)."""
+    PartitionWrite (one call = one transaction, as the ingest makes per day; like daily_prices,
+    the last call of the run also refreshes etf_details' figures fed by ohlcv_data)."""
     from quant_assets.resources.warehouse import refresh_etf_latest
 
     wh = warehouse(url)
     rows = sum(len(w.frame) for call in writes_per_call for w in call)
     t0 = perf()
-    for call in writes_per_call:
-        wh.replace_partitions(call, after=[refresh_etf_latest("KR")] if after else [])
+    for i, call in enumerate(writes_per_call):
+        last = after and i == len(writes_per_call) - 1
+        day = call[0].where.get("date")
+        wh.replace_partitions(call, after=[refresh_etf_latest("KR", ["ohlcv_data"], day)] if last else [])
     seconds = perf() - t0
     return rows / seconds, seconds
 
