@@ -215,6 +215,7 @@ def replace_rows_per_s(url: str, writes_per_call: list, *, after: bool = True) -
     for i, call in enumerate(writes_per_call):
         last = after and i == len(writes_per_call) - 1
         day = call[0].where.get("date")
+        day = day[-1] if isinstance(day, tuple) else day     # a batch's (first, last) range
         wh.replace_partitions(call, after=[refresh_etf_latest("KR", ["ohlcv_data"], day)] if last else [])
     seconds = perf() - t0
     return rows / seconds, seconds
