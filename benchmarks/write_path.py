@@ -111,7 +111,7 @@ def _twin(conn: psycopg.Connection, table: str, indexes: str = "none") -> str:
     twin = f"_raw_{table}"
     conn.execute(f"DROP TABLE IF EXISTS {twin}")
     conn.execute(f"CREATE TABLE {twin} (LIKE {table} INCLUDING DEFAULTS)")
-    if indexes in ("pkey", "pkey+date"):
+    if indexes in ("pkey", "pkey+date", "pkey+brin"):
         cols = conn.execute("SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = %s::regclass "
                             "AND indisprimary", (table,)).fetchone()[0]
         conn.execute(f"ALTER TABLE {twin} ADD PRIMARY KEY {cols[cols.index('('):]}")
