@@ -238,3 +238,88 @@ def test_packed_layout_keeps_the_contract_columns_and_answers_queries(scored, wa
             "EXPLAIN SELECT ticker, score FROM factor_scores WHERE region = 'KR' AND date = %s "
             "AND factor_name = 'mom_3' ORDER BY score DESC LIMIT 20", (DAY,)).fetchall())
     assert "Index" in plan, plan  # one packed row found by its key, not a scan
+
+
+def test_ranged_run_in_several_batches_equals_single_day_runs(scored, warehouse, monkeypatch):
+    """Five days in batches of two (cross-section read, scores and ONE validation per batch, the
+    writes in the writer thread) store exactly the rows five one-day runs store."""
+    from quant_assets.assets import factors
+
+    days = DAYS[-5:]
+    query = "SELECT * FROM factor_scores WHERE date = %s ORDER BY factor_name, ticker"
+    single = {}
+    for d in days:
+        assert dg.materialize([factors.factor_scores], resources={"warehouse": warehouse},
+                              partition_key=d.isoformat()).success
+        single[d] = warehouse.read_frame(query, (d,))
+    assert all(len(f) > 100 for f in single.values())
+    warehouse.execute("DELETE FROM factor_scores_packed WHERE date = ANY(%s)", (days,))
+    monkeypatch.setattr(factors, "BATCH_DAYS", 2)
+    tags = {"dagster/asset_partition_range_start": days[0].isoformat(),
+            "dagster/asset_partition_range_end": days[-1].isoformat()}
+    result = dg.materialize([factors.factor_scores], resources={"warehouse": warehouse}, tags=tags)
+    metas = {e.event_specific_data.materialization.partition: e.event_specific_data.materialization.metadata
+             for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
+    assert sorted(metas) == [d.isoformat() for d in days]
+    for d in days:
+        pd.testing.assert_frame_equal(single[d], warehouse.read_frame(query, (d,)), check_exact=True)
+        assert metas[d.isoformat()]["dagster/row_count"].value == len(single[d])
+
+
+def test_bad_scores_fail_their_day_alone_with_a_clear_error(scored, warehouse, monkeypatch):
+    """A day whose rows break FactorScoresSchema is not written and fails with an error naming the
+    dataset, region, date, ticker and field; the other days of the ranged run are written."""
+    from quant_assets.assets import factors
+
+    days, bad = DAYS[-3:], DAYS[-2]
+    real = factors.cross_section
+
+    def corrupt(day, tickers, markets, values):
+        out = real(day, tickers, markets, values)
+        if day == bad:
+            out.factors[0].score[0] = 99.0  # beyond the schema's +-50
+        return out
+
+    monkeypatch.setattr(factors, "cross_section", corrupt)
+    warehouse.execute("DELETE FROM factor_scores_packed WHERE date = ANY(%s)", (days,))
+    tags = {"dagster/asset_partition_range_start": days[0].isoformat(),
+            "dagster/asset_partition_range_end": days[-1].isoformat()}
+    result = dg.materialize([factors.factor_scores], resources={"warehouse": warehouse}, tags=tags,
+                            raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    description = failure.event_specific_data.user_failure_data.description
+    assert "1 of 3 partition(s) failed" in description, description
+    assert f"{bad.isoformat()}: factor_scores" in description, description
+    for part in ("region=KR", f"date={bad.isoformat()}", "ticker=", "field=score"):
+        assert part in description, (part, description)
+    written = warehouse.read_frame("SELECT DISTINCT date FROM factor_scores_packed WHERE date = ANY(%s) ORDER BY 1",
+                                   (days,))["date"].tolist()
+    assert written == [d for d in days if d != bad]
+
+
+def test_validation_names_the_row_and_accepts_plain_text_columns():
+    """FactorScoresSchema on a batch of days: text columns may be plain str (coerced to
+    categoricals); a bad row is reported with its own date and ticker."""
+    import datetime as dt
+
+    from quant_assets.errors import SourceDataError
+    from quant_assets.schemas.derived import FactorScoresSchema
+    from quant_assets.schemas.validation import validate
+
+    frame = pd.DataFrame({
+        "date": pd.to_datetime(["2024-03-04", "2024-03-04", "2024-03-05"]), "ticker": ["005930", "000660", "005930"],
+        "region": "KR", "factor_name": "mom_3", "raw_value": [0.1, 0.2, 0.3], "score": [1.0, -1.0, 0.0],
+        "percentile": [50.0, 100.0, 100.0], "market": ["KOSPI", None, "KOSPI"],
+        "market_score": [0.0, np.nan, 0.0], "market_percentile": [100.0, np.nan, 100.0]})
+    out = validate(FactorScoresSchema, frame, dataset="factor_scores", date=None)
+    assert str(out["ticker"].dtype) == "category" and len(out) == 3
+    for column, value in (("ticker", "5930"), ("percentile", 0.0), ("market_percentile", np.nan)):
+        bad = frame.copy()
+        bad.loc[2, column] = value
+        with pytest.raises(SourceDataError) as err:
+            validate(FactorScoresSchema, bad, dataset="factor_scores", date=None)
+        e = err.value
+        field = "market_score" if column == "market_percentile" else column  # the pair check names its first
+        assert (e.dataset, e.region, e.date, e.field) == ("factor_scores", "KR", dt.date(2024, 3, 5).isoformat(), field)
+        assert e.ticker == ("5930" if column == "ticker" else "005930")

@@ -8,6 +8,7 @@ the twin of the warehouse's `symbol_is_canonical()`).
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -51,25 +52,50 @@ class DailyFundamentalsSchema(_RegionTicker):
         strict = True
 
 
-class FactorScoresSchema(_RegionTicker):
-    """One row per (factor, ticker) of one region and day; only tickers with a defined raw value.
+class FactorScoresSchema(pa.DataFrameModel):
+    """One row per (day, factor, ticker) of one region; only tickers with a defined raw value.
 
     score / percentile are within the region's cross-section, market_score / market_percentile
-    within the stock's own market (NULL when that market has too few scored stocks)."""
+    within the stock's own market (NULL when that market has too few scored stocks).
+
+    The asset validates a batch of days at once (~27,500 rows per day for the whole market), so
+    the text columns are categoricals and the text checks run on their distinct values: the same
+    rules as a per-row check, without Python work per row. Plain text columns are coerced."""
 
     date: Series[pa.DateTime]
-    factor_name: Series[str] = pa.Field(str_length={"min_value": 1, "max_value": 50})
+    ticker: Series[pd.CategoricalDtype]
+    region: Series[pd.CategoricalDtype] = pa.Field(**REGION)
+    factor_name: Series[pd.CategoricalDtype]
     raw_value: Series[float]
     score: Series[float] = pa.Field(ge=-50, le=50)
     percentile: Series[float] = pa.Field(gt=0, le=100)
-    market: Series[str] = pa.Field(nullable=True)
+    market: Series[pd.CategoricalDtype] = pa.Field(nullable=True)
     market_score: Series[float] = pa.Field(ge=-50, le=50, nullable=True)
     market_percentile: Series[float] = pa.Field(gt=0, le=100, nullable=True)
 
     class Config:
-        unique = ["region", "factor_name", "ticker"]
+        unique = ["date", "region", "factor_name", "ticker"]
         coerce = True
         strict = True
+
+    @pa.dataframe_check(name="ticker is canonical for its region")
+    def canonical_ticker(cls, df: pd.DataFrame) -> Series[bool]:
+        ok = np.zeros(len(df), dtype=bool)
+        ticker, region = df["ticker"].astype("category"), df["region"].astype("category").to_numpy()
+        codes, names = ticker.cat.codes.to_numpy(), ticker.cat.categories
+        for r in pd.unique(region[pd.notna(region)]):
+            rows = region == r
+            good = np.append(np.array([is_canonical(r, t) for t in names], dtype=bool), False)  # -1: missing
+            ok[rows] = good[codes[rows]]
+        return pd.Series(ok, index=df.index)
+
+    @pa.dataframe_check(name="factor_name is text of 1 to 50 characters")
+    def factor_name_text(cls, df: pd.DataFrame) -> Series[bool]:
+        return _text_of(df["factor_name"], 1, 50, nullable=False)
+
+    @pa.dataframe_check(name="market is text")
+    def market_text(cls, df: pd.DataFrame) -> Series[bool]:
+        return _text_of(df["market"], 1, None, nullable=True)
 
     @pa.dataframe_check(name="raw_value is finite")
     def finite(cls, df: pd.DataFrame) -> Series[bool]:
@@ -78,6 +104,16 @@ class FactorScoresSchema(_RegionTicker):
     @pa.dataframe_check(name="market_score and market_percentile come together")
     def market_pair(cls, df: pd.DataFrame) -> Series[bool]:
         return df["market_score"].isna() == df["market_percentile"].isna()
+
+
+def _text_of(column: pd.Series, shortest: int, longest: int | None, *, nullable: bool) -> pd.Series:
+    """Per row: the value is a str of `shortest`..`longest` characters (NULL allowed when
+    `nullable`), judged once per distinct value of the categorical."""
+    cat = column.astype("category")
+    good = np.array([isinstance(v, str) and len(v) >= shortest and (longest is None or len(v) <= longest)
+                     for v in cat.cat.categories], dtype=bool)
+    ok = np.append(good, nullable)[cat.cat.codes.to_numpy()]
+    return pd.Series(ok, index=column.index)
 
 
 class TechnicalIndicatorsSchema(_RegionTicker):
