@@ -140,9 +140,10 @@ def decade(sim, kis, out, today) -> dict:
         per_symbol = diff(counts(sim), c)["total"]
         result[r] = {"calls_per_member": per_symbol, "members": out["members"][r],
                      "calls": per_symbol * out["members"][r]}
+    series = SERIES_ALL(kis)   # frgn_code.mst downloads are not chart calls: resolved before counting
     c = counts(sim)
-    for symbol, _ in SERIES_ALL():
-        kis.overseas_chart("X" if symbol.startswith("FX@") else "N", symbol, start, end)
+    for kind, symbol in series:
+        kis.overseas_chart(kind, symbol, start, end)
     result["indices_fx"] = {"calls": diff(counts(sim), c)["total"]}
     result["total_calls"] = sum(v["calls"] for v in result.values())
     result["hours_at_19_per_s"] = round(result["total_calls"] / 19 / 3600, 2)
@@ -150,8 +151,10 @@ def decade(sim, kis, out, today) -> dict:
     return result
 
 
-def SERIES_ALL():  # noqa: N802 - reads like a constant
-    return [(s, None) for pairs in indices.INDICES.values() for s, _ in pairs] + [(s, None) for s, _ in fx.SERIES.values()]
+def SERIES_ALL(kis):  # noqa: N802 - reads like a constant
+    """(market division, symbol) of every index and FX series, as the assets resolve them."""
+    return [("N", s) for r in calendars.REGIONS for s, _ in indices.resolve_indices(kis, r)] + \
+        [("X", s) for s in fx.resolve_fx(kis).values()]
 
 
 if __name__ == "__main__":

@@ -10,6 +10,9 @@ error classification (resources/http.py). Parsing lives in `overseas_parsing.py`
     overseas_chart        FHKST03030100 inquire-daily-chartprice, N = index, X = exchange rate
     overseas_price_detail HHDFS76200200 price-detail (PER/PBR/EPS/BPS, market cap, shares, currency)
     overseas_master       {val}mst.cod.zip from KIS's download host (no token; same limiter)
+    overseas_index_codes  frgn_code.mst.zip, the index / FX master: the authoritative list of
+                          FHKST03030100 symbols (same host, same limiter); indices.py and fx.py
+                          resolve their series from it (overseas_parsing.resolve_frgn)
 """
 
 from __future__ import annotations
@@ -144,6 +147,21 @@ class OverseasQuotations:
         content = self._get_transport().request(  # type: ignore[attr-defined]
             self._get_session(), "GET", url, handle, dataset=f"{ex.excd.lower()}mst.cod", expect="bytes")  # type: ignore[attr-defined]
         return OP.parse_master(content, ex.excd)
+
+    def overseas_index_codes(self) -> pd.DataFrame:
+        """KIS's frgn_code.mst (world indices W, US indices P, FX X, ...), parsed by byte offsets:
+        cls_code, symb, hts_eng_isnm, hts_kor_isnm, bstp_cls_code, dow_30_yn, nasdaq_100_yn,
+        snp_500_yn, exch_cls_code, ntnl_cls_code, line. One download."""
+        url = f"{self.master_url}/{OP.FRGN_FILE}.zip"
+
+        def handle(resp: requests.Response, _payload: Any) -> bytes:
+            if not resp.content.startswith(b"PK"):
+                raise Retryable("master download is not a zip (cut off?)", kind="data")
+            return resp.content
+
+        content = self._get_transport().request(  # type: ignore[attr-defined]
+            self._get_session(), "GET", url, handle, dataset=OP.FRGN_FILE, expect="bytes")  # type: ignore[attr-defined]
+        return OP.parse_frgn_master(content)
 
 
 OverseasRequestError = OP.OverseasRequestError

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zipfile
 from dataclasses import dataclass
 from typing import Any
@@ -227,3 +228,105 @@ def parse_master(content: bytes, excd: str) -> pd.DataFrame:
         raise OverseasDataError(where["dataset"], f"rows of exchange {bad['excd'].iloc[0]!r} in the {ex.excd} master",
                                 field="excd", **_loc(dict(where, symbol=bad["symb"].iloc[0])))
     return frame
+
+
+# -- frgn_code.mst: the index / FX master (the FHKST03030100 symbols) ----------------------------
+FRGN_FILE = "frgn_code.mst"
+# (field, byte width), stocks_info/해외주식지수정보.h: 104 bytes a row, cp949, no separators.
+FRGN_LAYOUT = (("cls_code", 1), ("symb", 10), ("hts_eng_isnm", 39), ("hts_kor_isnm", 40), ("bstp_cls_code", 4),
+               ("dow_30_yn", 1), ("nasdaq_100_yn", 1), ("snp_500_yn", 1), ("exch_cls_code", 4),
+               ("ntnl_cls_code", 3))
+FRGN_ROW_BYTES = sum(w for _, w in FRGN_LAYOUT)
+FRGN_COLUMNS = [name for name, _ in FRGN_LAYOUT] + ["line"]
+# cls_code per the header file; "E" (commodity front month) is not in it but is reported in the
+# real file by a third party (unconfirmed), so it is accepted rather than failing the whole master.
+FRGN_CLASSES = {"W": "world index", "P": "US index", "Q": "US stock", "H": "world stock",
+                "D": "US-listed Korean company", "G": "Europe-listed Korean company", "F": "CME futures",
+                "M": "semiconductor", "X": "exchange rate", "C": "commodity futures", "R": "domestic rate",
+                "L": "LIBOR", "B": "government bond", "E": "commodity front month"}
+
+
+def _frgn_error(message: str, *, line: int | None = None, field: str | None = None, symbol: str | None = None,
+                region: str | None = None) -> OverseasDataError:
+    text = f"line {line}: {message}" if line is not None else message
+    return OverseasDataError(FRGN_FILE, text, region=region, exchange=None, symbol=symbol or None, field=field)
+
+
+def parse_frgn_rows(data: bytes) -> pd.DataFrame:
+    """The unzipped frgn_code.mst -> one row per line, every field stripped text, plus `line`.
+
+    Offsets are BYTES of the cp949 file (a Korean character is 2 bytes, so a character index
+    would drift), each field decoded on its own. A line of another length, a field that is not
+    cp949 (a character cut at the field boundary), a blank symbol or a class code the header
+    file does not define is an error naming the file, line and field."""
+    rows = []
+    for n, raw in enumerate(data.split(b"\n"), 1):
+        raw = raw.removesuffix(b"\r")
+        if not raw.strip():
+            continue
+        if len(raw) != FRGN_ROW_BYTES:
+            raise _frgn_error(f"row is {len(raw)} bytes, expected {FRGN_ROW_BYTES} (fixed width; the layout "
+                              "changed or a field is missing)", line=n, field="row",
+                              symbol=raw[1:11].decode("cp949", errors="replace").strip())
+        rec: dict[str, object] = {}
+        pos = 0
+        for name, width in FRGN_LAYOUT:
+            chunk = raw[pos:pos + width]
+            pos += width
+            try:
+                rec[name] = chunk.decode("cp949").strip()
+            except UnicodeDecodeError:
+                raise _frgn_error(f"{name} bytes {chunk!r} are not cp949 (a character cut at the field "
+                                  "boundary?)", line=n, field=name, symbol=str(rec.get("symb", ""))) from None
+        if rec["cls_code"] not in FRGN_CLASSES:
+            raise _frgn_error(f"unknown class code {rec['cls_code']!r} (known: {', '.join(FRGN_CLASSES)})",
+                              line=n, field="cls_code", symbol=str(rec["symb"]))
+        if not rec["symb"]:
+            raise _frgn_error("blank symbol", line=n, field="symb")
+        rec["line"] = n
+        rows.append(rec)
+    if not rows:
+        raise _frgn_error("no rows (empty master)")
+    return pd.DataFrame(rows, columns=FRGN_COLUMNS)
+
+
+def parse_frgn_master(content: bytes) -> pd.DataFrame:
+    """`frgn_code.mst.zip` (one member, frgn_code.mst) -> parse_frgn_rows."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as zf:
+            names = [n for n in zf.namelist() if n.lower().endswith(FRGN_FILE)]
+            if len(names) != 1:
+                raise _frgn_error(f"zip holds {zf.namelist()}, expected one {FRGN_FILE}")
+            data = zf.read(names[0])
+    except zipfile.BadZipFile:
+        raise _frgn_error("not a zip file (truncated download?)") from None
+    return parse_frgn_rows(data)
+
+
+@dataclass(frozen=True)
+class WantedSeries:
+    """A series to find in frgn_code.mst: class code + a regex on the English name (case-insensitive,
+    `re.search`); exactly one row must match."""
+
+    key: str            # region (indices) or currency (FX)
+    name: str           # what we call it: "Nikkei 225", "KRW per 100 JPY"
+    cls_code: str
+    pattern: str
+
+
+def resolve_frgn(codes: pd.DataFrame, wanted: WantedSeries, *, region: str | None = None) -> str:
+    """The one symbol of `wanted` in the master. None or several matching rows is an error naming
+    region, the wanted series and the file; nothing is guessed."""
+    rx = re.compile(wanted.pattern, re.IGNORECASE)
+    cls = codes[codes["cls_code"] == wanted.cls_code]
+    hits = cls[cls["hts_eng_isnm"].map(lambda s: bool(rx.search(str(s))))]
+    label = f"{wanted.name} (class {wanted.cls_code} {FRGN_CLASSES.get(wanted.cls_code, '?')}, English name " \
+            f"/{wanted.pattern}/)"
+    if hits.empty:
+        raise _frgn_error(f"no row for {label}: the series is missing from the master, refusing to guess a symbol",
+                          field="hts_eng_isnm", region=region)
+    if len(hits) > 1:
+        seen = ", ".join(f"{r.symb} '{r.hts_eng_isnm}' (line {r.line})" for r in hits.itertuples())
+        raise _frgn_error(f"{len(hits)} rows match {label}: {seen}; refusing to pick one", field="hts_eng_isnm",
+                          region=region)
+    return str(hits["symb"].iloc[0])

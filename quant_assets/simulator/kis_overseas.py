@@ -22,6 +22,17 @@ TRs; the master files need no token (they come from KIS's download host).
         zip of {VAL}MST.COD: cp949, tab-separated, no header, 24 columns (ncod exid excd exnm symb
         rsym knam enam stis curr zdiv ztyp base bnit anit mstm metm isdr drcd icod sjong ttyp etyp
         ttyp_sb), the symbols listed on the simulated today.
+    GET /common/master/frgn_code.mst.zip
+        zip of frgn_code.mst, KIS's index/FX master (the FHKST03030100 symbols): cp949, FIXED
+        WIDTH in bytes (cls_code 1, symb 10, hts_eng_isnm 39, hts_kor_isnm 40, bstp_cls_code 4,
+        dow_30_yn 1, nasdaq_100_yn 1, snp_500_yn 1, exch_cls_code 4, ntnl_cls_code 3 = 104 bytes,
+        LF ends a row), rows of overseas_market.FRGN_CODES. Its W/P (division N) and X rows are
+        exactly the series the chart serves. Faults: the download consults the fault rules only
+        when one names its path (`path` "frgn_code"; a generic rule alone never hits it): `corrupt` kinds
+        on the rows (`ticker` = symb picks the row): `missing_field` drops the field (a short
+        row), `zero` / `dash_price` / `constant` rewrite it (e.g. an English name a resolver no
+        longer finds, an unknown cls_code), `duplicate_ticker` repeats the row, `empty` serves
+        no rows; `truncated` cuts the zip; `http_500` answers an HTML 500 page.
 
 Publication: a bar of local date D is served once final: US at D+1 12:00 KST (KIS: "장 종료 후
 오후 12시경"), other exchanges one hour after their local close. `late` faults (dataset
@@ -40,9 +51,18 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from .clock import KST
-from .faults import RequestInfo
+from .faults import RequestInfo, corrupt_rows
 from .fmt import parse_yyyymmdd, sdate
-from .overseas_market import EXCHANGES, MASTER_NAMES, SERIES, OverseasMarket, series_bars
+from .overseas_market import (
+    EXCHANGES,
+    FRGN_CODES,
+    MASTER_NAMES,
+    SERIES,
+    OverseasMarket,
+    frgn_line,
+    frgn_record,
+    series_bars,
+)
 from .wire import Response
 
 PATH_DAILY = "/uapi/overseas-price/v1/quotations/dailyprice"
@@ -50,6 +70,7 @@ PATH_CHART = "/uapi/overseas-price/v1/quotations/inquire-daily-chartprice"
 PATH_DETAIL = "/uapi/overseas-price/v1/quotations/price-detail"
 PATHS = {PATH_DAILY: "HHDFS76240000", PATH_CHART: "FHKST03030100", PATH_DETAIL: "HHDFS76200200"}
 MASTER_PREFIX = "/common/master/"
+FRGN_FILE = "frgn_code.mst"
 OK = {"rt_cd": "0", "msg_cd": "MCA00000", "msg1": "정상처리 되었습니다."}
 BAD_EXCD = {"rt_cd": "1", "msg_cd": "APBK0919", "msg1": "거래소코드(EXCD)를 확인하세요."}
 ALIASES = {"BAQ": "NAS", "BAY": "NYS", "BAA": "AMS"}   # US daytime codes quote the same symbols
@@ -125,6 +146,8 @@ class OverseasBook:
 
     def master(self, path: str) -> Response:
         name = path[len(MASTER_PREFIX):]
+        if name == f"{FRGN_FILE}.zip":
+            return self._frgn_master(path)
         val = name.removesuffix("mst.cod.zip")
         if not name.endswith("mst.cod.zip") or val not in MASTER_NAMES:
             return Response(404, b"<html><body>404 Not Found</body></html>", [("Content-Type", "text/html")])
@@ -144,6 +167,27 @@ class OverseasBook:
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.writestr(f"{val.upper()}MST.COD", data)
         return Response(200, buf.getvalue(), [("Content-Type", "application/zip")])
+
+    def _frgn_master(self, path: str) -> Response:
+        """frgn_code.mst.zip; only fault rules naming this path (`path` "frgn_code") apply."""
+        rules = (self.faults.spec or {}).get("rules") or []
+        dec = None
+        if any(r.get("path") and r["path"] in path for r in rules):
+            dec = self.faults.decide(RequestInfo(self.source, path, tr_id="", ticker="", is_data=True))
+        if dec is not None and dec.replace == "http_500":
+            return Response(500, b"<html><body>500 Internal Server Error</body></html>",
+                            [("Content-Type", "text/html")])
+        records = [dict(frgn_record(c), stck_shrn_iscd=c.symb) for c in FRGN_CODES]
+        if dec is not None and dec.corrupt:
+            records = corrupt_rows(records, dec.corrupt, self.source)
+        data = b"".join(frgn_line({k: v for k, v in r.items() if k != "stck_shrn_iscd"}) + b"\n" for r in records)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(FRGN_FILE, data)
+        body = buf.getvalue()
+        if dec is not None and dec.truncate:
+            body = body[: len(body) // 2]
+        return Response(200, body, [("Content-Type", "application/zip")])
 
     # ------------------------------------------------------------------ dailyprice
     def _visible(self, excd: str, symb: str) -> tuple[object, int]:

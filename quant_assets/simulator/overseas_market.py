@@ -12,6 +12,10 @@ overseas_universe.yaml: main index members) plus generated fillers (US several t
 symbols that list and delist inside the range, splits (adjusted vs raw differ), and symbols that
 collide across regions (US and VN both list ACB, MSN, ABT, AAM). Prices are generated lazily per
 symbol (a seeded random walk), so a big master costs nothing until a symbol is quoted.
+
+Index and FX series (SERIES, served by FHKST03030100) and KIS's index/FX master `frgn_code.mst`
+(FRGN_CODES: the same W/P/X symbols plus rows of the other classes) are one inventory, checked at
+import: every chartable master row has a series and every series a master row of its class.
 """
 
 from __future__ import annotations
@@ -251,21 +255,135 @@ class Series:
     volume: bool = True
 
 
+# Symbols: the master `frgn_code.mst` (FRGN_CODES below) is what a client resolves them from; the
+# chart serves exactly the W/P (market division N) and X rows of that master. SPX, COMP, .DJI,
+# FX@KRW and FX@KRWJS are KIS's documented symbols (reference §1.4); the others follow spellings
+# seen in third-party KIS code (JP#NI225, HK#HS, SHANG) or are the simulator's own.
 SERIES: dict[str, Series] = {s.symbol: s for s in (
     Series("SPX", "N", "S&P 500", "XNYS", 5000.0, 0.010),
     Series("COMP", "N", "NASDAQ Composite", "XNYS", 16000.0, 0.013),
     Series(".DJI", "N", "Dow Jones Industrial Average", "XNYS", 38000.0, 0.009),
-    Series("NI225", "N", "Nikkei 225", "XTKS", 38000.0, 0.012),
-    Series("HSI", "N", "Hang Seng", "XHKG", 18000.0, 0.013),
-    Series("SHCOMP", "N", "Shanghai Composite", "XSHG", 3100.0, 0.011),
-    Series("VNINDEX", "N", "VN-Index", None, 1200.0, 0.011),
-    # KRW per 1 USD / HKD / CNY, per 100 JPY / VND: quoted on Seoul trading days (XKRX).
+    Series("NDX", "N", "NASDAQ 100", "XNYS", 18000.0, 0.013),
+    Series("SOX", "N", "PHLX Semiconductor", "XNYS", 4500.0, 0.020),
+    Series("JP#NI225", "N", "Nikkei 225", "XTKS", 38000.0, 0.012),
+    Series("JP#TOPIX", "N", "TOPIX", "XTKS", 2700.0, 0.011),
+    Series("HK#HS", "N", "Hang Seng", "XHKG", 18000.0, 0.013),
+    Series("HK#HSCE", "N", "Hang Seng China Enterprises", "XHKG", 6300.0, 0.015),
+    Series("SHANG", "N", "Shanghai Composite", "XSHG", 3100.0, 0.011),
+    Series("SHANGA", "N", "Shanghai A Share", "XSHG", 3250.0, 0.011),
+    Series("VN#VNI", "N", "VN-Index", None, 1200.0, 0.011),
+    Series("VN#VN30", "N", "VN30", None, 1250.0, 0.012),
+    # KRW per 1 USD / HKD / CNY / EUR, per 100 JPY / VND: quoted on Seoul trading days (XKRX);
+    # the USD-based crosses (EUR/USD, USD/JPY, USD/CNY, USD/HKD) are in the master too.
     Series("FX@KRW", "X", "USD/KRW", "XKRX", 1330.0, 0.004, 2, False),
-    Series("FX@KRWHKD", "X", "HKD/KRW", "XKRX", 170.5, 0.004, 2, False),
-    Series("FX@KRWCNY", "X", "CNY/KRW", "XKRX", 184.2, 0.004, 2, False),
+    Series("FX@KRWKFTC", "X", "USD/KRW (KFTC)", "XKRX", 1331.0, 0.004, 2, False),
+    Series("FX@KRWHK", "X", "HKD/KRW", "XKRX", 170.5, 0.004, 2, False),
+    Series("FX@KRWCN", "X", "CNY/KRW", "XKRX", 184.2, 0.004, 2, False),
     Series("FX@KRWJS", "X", "JPY/KRW (100)", "XKRX", 905.0, 0.005, 2, False),
-    Series("FX@KRWVND", "X", "VND/KRW (100)", "XKRX", 5.45, 0.004, 4, False),
+    Series("FX@KRWVN", "X", "VND/KRW (100)", "XKRX", 5.45, 0.004, 4, False),
+    Series("FX@KRWEU", "X", "EUR/KRW", "XKRX", 1450.0, 0.004, 2, False),
+    Series("FX@EUR", "X", "EUR/USD", "XKRX", 1.09, 0.004, 4, False),
+    Series("FX@JPY", "X", "USD/JPY", "XKRX", 147.0, 0.005, 2, False),
+    Series("FX@CNY", "X", "USD/CNY", "XKRX", 7.22, 0.003, 4, False),
+    Series("FX@HKD", "X", "USD/HKD", "XKRX", 7.81, 0.001, 4, False),
 )}
+
+
+# ---------------------------------------------------------------------- frgn_code.mst
+@dataclass(frozen=True)
+class FrgnCode:
+    """One row of KIS's index/FX master `frgn_code.mst` (stocks_info/해외주식지수정보.h)."""
+
+    cls_code: str         # W world index, P US index, Q US stock, X FX, C commodity, B bonds ...
+    symb: str
+    eng: str
+    kor: str
+    bstp: str = ""        # industry code (stocks)
+    dow30: str = "0"
+    ndx100: str = "0"
+    spx500: str = "0"
+    exch: str = ""
+    ntnl: str = ""
+
+
+# (field, byte width) in file order: 1 + 10 + 39 + 40 + 4 + 1 + 1 + 1 + 4 + 3 = 104 bytes a row.
+FRGN_LAYOUT = (("cls_code", 1), ("symb", 10), ("hts_eng_isnm", 39), ("hts_kor_isnm", 40), ("bstp_cls_code", 4),
+               ("dow_30_yn", 1), ("nasdaq_100_yn", 1), ("snp_500_yn", 1), ("exch_cls_code", 4),
+               ("ntnl_cls_code", 3))
+FRGN_CODES: tuple[FrgnCode, ...] = (
+    FrgnCode("P", "SPX", "S&P 500", "S&P 500", exch="NYS", ntnl="USA"),
+    FrgnCode("P", "COMP", "NASDAQ COMPOSITE", "나스닥 종합", exch="NAS", ntnl="USA"),
+    FrgnCode("P", ".DJI", "DOW JONES INDUSTRIAL AVERAGE", "다우존스 산업평균", exch="NYS", ntnl="USA"),
+    FrgnCode("P", "NDX", "NASDAQ 100", "나스닥 100", exch="NAS", ntnl="USA"),
+    FrgnCode("P", "SOX", "PHLX SEMICONDUCTOR", "필라델피아 반도체", exch="NAS", ntnl="USA"),
+    FrgnCode("W", "JP#NI225", "NIKKEI 225", "일본 니케이225", exch="TSE", ntnl="JPN"),
+    FrgnCode("W", "JP#TOPIX", "TOPIX", "일본 토픽스", exch="TSE", ntnl="JPN"),
+    FrgnCode("W", "HK#HS", "HANG SENG", "홍콩 항셍", exch="HKS", ntnl="HKG"),
+    FrgnCode("W", "HK#HSCE", "HANG SENG CHINA ENTERPRISES", "홍콩 H지수(항셍중국기업)", exch="HKS", ntnl="HKG"),
+    FrgnCode("W", "SHANG", "SHANGHAI COMPOSITE", "중국 상해종합", exch="SHS", ntnl="CHN"),
+    FrgnCode("W", "SHANGA", "SHANGHAI A SHARE", "중국 상해A", exch="SHS", ntnl="CHN"),
+    FrgnCode("W", "VN#VNI", "VN INDEX", "베트남 VN지수", exch="HSX", ntnl="VNM"),
+    FrgnCode("W", "VN#VN30", "VN30 INDEX", "베트남 VN30", exch="HSX", ntnl="VNM"),
+    FrgnCode("X", "FX@KRW", "USD/KRW", "대한민국 원/달러(KMB)", ntnl="KOR"),
+    FrgnCode("X", "FX@KRWKFTC", "USD/KRW KFTC", "원/달러(금융결제원)", ntnl="KOR"),
+    FrgnCode("X", "FX@KRWJS", "JPY100/KRW", "원/엔(100엔)", ntnl="KOR"),
+    FrgnCode("X", "FX@KRWHK", "HKD/KRW", "원/홍콩달러", ntnl="KOR"),
+    FrgnCode("X", "FX@KRWCN", "CNY/KRW", "원/위안", ntnl="KOR"),
+    FrgnCode("X", "FX@KRWVN", "VND100/KRW", "원/베트남동(100동)", ntnl="KOR"),
+    FrgnCode("X", "FX@KRWEU", "EUR/KRW", "원/유로", ntnl="KOR"),
+    FrgnCode("X", "FX@EUR", "EUR/USD", "달러/유로", ntnl="EUR"),
+    FrgnCode("X", "FX@JPY", "USD/JPY", "엔/달러", ntnl="JPN"),
+    FrgnCode("X", "FX@CNY", "USD/CNY", "위안/달러", ntnl="CHN"),
+    FrgnCode("X", "FX@HKD", "USD/HKD", "홍콩달러/달러", ntnl="HKG"),
+    # other classes (not served by the chart's N/X divisions): noise a resolver must skip
+    FrgnCode("Q", "AAPL", "APPLE INC", "애플", "TECH", "1", "1", "1", "NAS", "USA"),
+    FrgnCode("Q", "MSFT", "MICROSOFT CORP", "마이크로소프트", "TECH", "1", "1", "1", "NAS", "USA"),
+    FrgnCode("Q", "JPM", "JPMORGAN CHASE & CO", "JP모건체이스", "BANK", "1", "0", "1", "NYS", "USA"),
+    FrgnCode("H", "7203", "TOYOTA MOTOR", "도요타자동차", "AUTO", exch="TSE", ntnl="JPN"),
+    FrgnCode("D", "KB", "KB FINANCIAL GROUP ADR", "KB금융 ADR", "BANK", exch="NYS", ntnl="USA"),
+    FrgnCode("F", "EDNH", "E-MINI S&P 500 FUTURES", "E-미니 S&P500 선물", exch="CME", ntnl="USA"),
+    FrgnCode("C", "NYGOLD", "NEW YORK GOLD", "뉴욕 금", exch="CMX", ntnl="USA"),
+    FrgnCode("M", "4D8G182", "DRAM DDR4 8GB", "DRAM DDR4 8Gb", ntnl="KOR"),
+    FrgnCode("R", "Y0101", "KTB 3Y", "국고채 3년", ntnl="KOR"),
+    FrgnCode("B", "Y0202", "US TREASURY 10Y", "미국 국채 10년", ntnl="USA"),
+    FrgnCode("L", "LIBOR3M", "USD LIBOR 3M", "미국 리보 3개월", ntnl="USA"),
+)
+
+
+def frgn_record(c: FrgnCode) -> dict[str, str]:
+    """The row as field -> text (the keys of FRGN_LAYOUT)."""
+    return {"cls_code": c.cls_code, "symb": c.symb, "hts_eng_isnm": c.eng, "hts_kor_isnm": c.kor,
+            "bstp_cls_code": c.bstp, "dow_30_yn": c.dow30, "nasdaq_100_yn": c.ndx100, "snp_500_yn": c.spx500,
+            "exch_cls_code": c.exch, "ntnl_cls_code": c.ntnl}
+
+
+def frgn_line(record: dict[str, str]) -> bytes:
+    """One fixed-width cp949 line: each field padded with spaces to its BYTE width (a Korean
+    character is 2 bytes). A field missing from `record` is left out (a malformed, short row)."""
+    out = b""
+    for name, width in FRGN_LAYOUT:
+        if name not in record:
+            continue
+        raw = str(record[name]).encode("cp949")
+        out += raw.ljust(width, b" ")
+    return out
+
+
+def _check_frgn() -> None:
+    by_symb = {c.symb: c for c in FRGN_CODES}
+    for c in FRGN_CODES:
+        for name, width in FRGN_LAYOUT:
+            if len(frgn_record(c)[name].encode("cp949")) > width:
+                raise AssertionError(f"frgn_code.mst row {c.symb}: {name} wider than {width} bytes")
+        if c.cls_code in ("W", "P", "X") and c.symb not in SERIES:
+            raise AssertionError(f"frgn_code.mst row {c.symb} (class {c.cls_code}) has no chart series")
+    for s in SERIES.values():
+        c = by_symb.get(s.symbol)
+        if c is None or (c.cls_code == "X") != (s.kind == "X"):
+            raise AssertionError(f"chart series {s.symbol} ({s.kind}) is not in frgn_code.mst under a matching class")
+
+
+_check_frgn()
 
 
 @functools.lru_cache(maxsize=64)

@@ -7,6 +7,13 @@ returned (the range is fetched with a lookback), never left empty. A day on whic
 region's indices has a bar is `market_closed`; one index missing while another has a bar fails
 the day. Rows of the day and region are replaced in one transaction (a Spock import's yfinance row
 for the same (date, symbol) is superseded).
+
+Symbols: S&P 500, NASDAQ Composite and Dow use KIS's documented SPX, COMP, .DJI (official samples,
+reference §1.4). The others are resolved once per run from KIS's index master `frgn_code.mst`
+(class W "world index" + a pattern on the English name, through the same KISClient and rate
+limiter); a wanted index missing from the master (or matched twice) fails every partition of the
+run with an error naming region, index and file, and nothing is written: no symbol is guessed.
+`global_market_indices.symbol` is the symbol actually requested.
 """
 
 
@@ -24,11 +31,25 @@ from quant_assets.resources.warehouse import Warehouse
 from quant_assets.schemas.overseas import CURRENCIES, GlobalIndexSchema
 from quant_assets.schemas.validation import validate
 
-# region -> (KIS symbol, name). SPX / .DJI / COMP are seen in KIS samples and use (reference §1.4);
-# the others are the simulator's and must be resolved from frgn_code.mst (class W) before going live.
-INDICES = {"US": [("SPX", "S&P 500"), ("COMP", "NASDAQ Composite"), (".DJI", "Dow Jones Industrial Average")],
-           "JP": [("NI225", "Nikkei 225")], "HK": [("HSI", "Hang Seng")], "CN": [("SHCOMP", "Shanghai Composite")],
-           "VN": [("VNINDEX", "VN-Index")]}
+# US: (KIS symbol, name), documented in KIS's samples (reference §1.4) and used as they are.
+US_INDICES = [("SPX", "S&P 500"), ("COMP", "NASDAQ Composite"), (".DJI", "Dow Jones Industrial Average")]
+# The other regions: what to look for in frgn_code.mst (class W, English name), one row each.
+WANTED = {
+    "JP": [OP.WantedSeries("JP", "Nikkei 225", "W", r"^NIKKEI\s*225(\s+INDEX)?$")],
+    "HK": [OP.WantedSeries("HK", "Hang Seng", "W", r"^HANG\s*SENG(\s+INDEX)?$")],
+    "CN": [OP.WantedSeries("CN", "Shanghai Composite", "W", r"^SHANGHAI\s+(SE\s+)?COMPOSITE(\s+INDEX)?$")],
+    "VN": [OP.WantedSeries("VN", "VN-Index", "W", r"^VN[\s-]*INDEX$")],
+}
+# region -> index names (what each region's asset loads)
+INDICES = {"US": [n for _, n in US_INDICES], **{r: [w.name for w in ws] for r, ws in WANTED.items()}}
+
+
+def resolve_indices(kis: KISClient, region: str) -> list[tuple[str, str]]:
+    """(KIS symbol, name) of the region's indices; non-US from frgn_code.mst (one download)."""
+    if region == "US":
+        return list(US_INDICES)
+    codes = kis.overseas_index_codes()
+    return [(OP.resolve_frgn(codes, w, region=region), w.name) for w in WANTED[region]]
 SOURCE = "KIS FHKST03030100"
 LOOKBACK_DAYS = 12
 STATUS_ASSET = "global_market_indices"
@@ -38,6 +59,7 @@ class IndexFetch:
     def __init__(self, kis: KISClient, region: str, start: dt.date, end: dt.date):
         self.kis, self.region, self.start, self.end = kis, region, start, end
         self.series: dict[str, pd.DataFrame] = {}
+        self.indices: list[tuple[str, str]] = []   # (symbol used, name)
         self.error: Exception | None = None
         self._done = False
 
@@ -45,7 +67,14 @@ class IndexFetch:
         if self._done:
             return
         self._done = True
-        for symbol, _ in INDICES[self.region]:
+        try:
+            self.indices = resolve_indices(self.kis, self.region)
+        except SourceStopError:
+            raise
+        except (SourceError, SourceDataError) as exc:
+            self.error = exc
+            return
+        for symbol, _ in self.indices:
             try:
                 df = self.kis.overseas_chart("N", symbol, self.start - dt.timedelta(days=LOOKBACK_DAYS), self.end,
                                              region=self.region)
@@ -63,7 +92,7 @@ class IndexFetch:
         if self.error is not None:
             raise self.error
         rows, missing = [], []
-        for symbol, name in INDICES[self.region]:
+        for symbol, name in self.indices:
             df = self.series[symbol]
             if day not in df.index:
                 missing.append(symbol)
@@ -87,12 +116,15 @@ class IndexFetch:
 
 def build_index_asset(region: str) -> dg.AssetsDefinition:
     key = dg.AssetKey(f"global_market_indices_{region.lower()}")
-    names = ", ".join(n for _, n in INDICES[region])
+    names = ", ".join(INDICES[region])
+    symbols = ("symbols SPX, COMP, .DJI" if region == "US"
+               else "symbol resolved from KIS's frgn_code.mst, class W, each run")
 
     @dg.asset(
         key=key, partitions_def=calendars.partitions(region), backfill_policy=INGEST_POLICY, pool="kis",
         group_name="global", kinds={"postgres", "pandas"},
-        description=f"Daily {names} (KIS inquire-daily-chartprice, market division N) in `global_market_indices`.",
+        description=f"Daily {names} (KIS inquire-daily-chartprice, market division N; {symbols}) in "
+                    "`global_market_indices`.",
         metadata={"dagster/table_name": "quant.public.global_market_indices"},
     )
     def _asset(context: dg.AssetExecutionContext, kis: KISClient, warehouse: Warehouse):
