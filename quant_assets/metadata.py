@@ -146,6 +146,7 @@ def column_lineage(table: str, url: str | None = None) -> dg.TableColumnLineage 
 
 def table_metadata(table: str, url: str | None = None) -> dict:
     """Table name, catalogue schema and (for derived tables) column lineage."""
+    url = _url(url)  # once: without a URL each lookup re-checks the embedded server (~10 ms)
     meta: dict = {"dagster/table_name": f"quant.public.{table}", "dagster/column_schema": column_schema(table, url)}
     lineage = column_lineage(table, url)
     if lineage is not None:

@@ -2,10 +2,12 @@
 
 Why: computing each day on its own re-read the 250-day window (~875 K rows at full market size)
 and re-sorted it in SQL, 1.64 s per day. Here a ranged run reads the bars of its days and the 249
-trading days before the first one once, lays them out as trading days x tickers matrices and takes
-every day's window as a strided view of them (no copy), so a year costs one read of two years of
-bars plus vectorised max/argmax. A one-day run reads its bounded 250-day window; neither depends on
-how much history the table holds.
+trading days before the first one once and lays them out as trading days x tickers matrices. The
+windows' extremes then cost O(span) per ticker, not O(days x 250): taking each day's argmax over
+its 250-row strided view was ~60 ms of numpy per day; block prefix/suffix maxima of rank keys
+(`_window_best`) give every day's extreme and its latest date at once. A one-day run reads its
+bounded 250-day window (or starts from the previous day's rows); neither depends on how much
+history the table holds.
 
 Semantics are those of the `price_range_52w` asset (ranges.py): the window of D is the 250
 calendar trading days ending at D; a ticker is ranged on D when it has a bar on D; prices before
@@ -14,12 +16,19 @@ an ex-date inside the window are multiplied by the factors of the later ex-dates
 latest date. A ticker without any ex-date in the span is exact raw prices (adjustment 1); the few
 tickers with ex-dates are computed per (ticker, day) from their own window, so a day's result does
 not depend on which range it was computed in (a ranged run equals the same days run one by one).
-Rounding to 4 decimals happens in PostgreSQL (`STAGE_INSERT`), as before.
+
+Rounding to 4 decimals is PostgreSQL's, reproduced exactly in numpy (`pg_round4`: float8 ->
+numeric prints 15 significant digits, round() is half away from zero; tested against the server),
+so the rows are validated before they are written and sent in one binary COPY per day. Staging
+float8 text and rounding it in an INSERT ... SELECT (`stage_and_insert`, still the path for a
+value beyond the exact int64 range), then reading the rows back to validate them, was ~300 of the
+~500 ms a ranged day cost.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import io
 import math
 
@@ -29,9 +38,9 @@ import psycopg
 from psycopg import sql
 
 from quant_assets.calendar import previous_trading_days, trading_days
+from quant_assets.resources import binary_copy
 
 WINDOW = 250
-CHUNK = 16  # days per vectorised block: CHUNK x tickers x WINDOW floats at a time
 
 BARS_SQL = sql.SQL(
     "COPY (SELECT date, ticker, close, high, low FROM ohlcv_data WHERE region = {region} AND timeframe = 'D' "
@@ -111,6 +120,38 @@ def _extreme(block: np.ndarray, largest: bool) -> tuple[np.ndarray, np.ndarray]:
     return np.where(empty, np.nan, val), np.where(empty, -1, pos)
 
 
+def _window_best(values: np.ndarray, js: np.ndarray, largest: bool) -> np.ndarray:
+    """Row index (into `values`, span x tickers) of the max (or min) of every ticker's window
+    ending at each row of `js`, its LATEST occurrence on ties; -1 for a window without a value.
+
+    The same answer as `_extreme` over each window, in O(span) per ticker instead of O(days x
+    WINDOW): each value becomes an int64 key (dense rank of the value in its column, NaN ranked
+    0, then its row index, so the larger key is the better value and, among equal values, the
+    later day) and the windows' max keys come from van Herk/Gil-Werman block prefix/suffix maxima.
+    """
+    n, m = values.shape
+    nan = np.isnan(values)
+    ordered = np.where(nan, -np.inf, values) if largest else np.where(nan, -np.inf, -values)
+    order = np.argsort(ordered, axis=0, kind="stable")
+    srt = np.take_along_axis(ordered, order, axis=0)
+    step = np.ones(srt.shape, dtype=np.int64)
+    step[1:] = srt[1:] != srt[:-1]
+    ranks = np.empty((n, m), dtype=np.int64)
+    np.put_along_axis(ranks, order, np.cumsum(step, axis=0), axis=0)
+    ranks[nan] = 0
+    shift = int(n).bit_length()
+    keys = (ranks << shift) | np.arange(n, dtype=np.int64)[:, None]
+    blocks = -(-n // WINDOW)
+    padded = np.full((blocks * WINDOW, m), -1, dtype=np.int64)
+    padded[:n] = keys
+    padded = padded.reshape(blocks, WINDOW, m)
+    prefix = np.maximum.accumulate(padded, axis=1).reshape(-1, m)
+    suffix = np.maximum.accumulate(padded[:, ::-1], axis=1)[:, ::-1].reshape(-1, m)
+    best = np.maximum(suffix[js - WINDOW + 1], prefix[js])
+    idx = (best & ((1 << shift) - 1)).astype(np.int32)
+    return np.where((best >> shift) == 0, -1, idx)
+
+
 def _adjusted_window(bars: Bars, j: int, c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """close/high/low of ticker column c over the window ending at span index j, on D's basis."""
     lo = j - WINDOW + 1
@@ -131,39 +172,157 @@ def compute_ranges(bars: Bars, days: list[dt.date]) -> dict[dt.date, pd.DataFram
     js = np.array([index[d] for d in days])
     if len(js) and js.min() < WINDOW - 1:
         raise ValueError("span lacks the look-back of the first day")
-    views = {name: np.lib.stride_tricks.sliding_window_view(getattr(bars, name), WINDOW, axis=0)
-             for name in ("close", "high", "low")}  # [j - WINDOW + 1] -> (tickers, WINDOW)
+    cols = np.arange(len(bars.tickers))
+    best = {key: _window_best(getattr(bars, name), js, largest)  # (days, tickers) row indices
+            for key, name, largest in (("hc", "close", True), ("lc", "close", False), ("hh", "high", True),
+                                       ("ll", "low", False))}
+    ex_cols = sorted(bars.ex)
+    source = {"hc": bars.close, "lc": bars.close, "hh": bars.high, "ll": bars.low}
     count_cum = np.vstack([np.zeros((1, len(bars.tickers))), np.cumsum(~np.isnan(bars.close), axis=0)])
     out: dict[dt.date, pd.DataFrame] = {}
-    for k in range(0, len(js), CHUNK):
-        chunk = js[k:k + CHUNK]
-        starts = chunk - WINDOW + 1
-        stats = {}
-        for key, name, largest in (("hc", "close", True), ("lc", "close", False), ("hh", "high", True),
-                                   ("ll", "low", False)):
-            stats[key] = _extreme(views[name][starts], largest)  # (chunk, tickers)
-        for i, j in enumerate(chunk):
-            today = bars.close[j]
-            present = np.flatnonzero(~np.isnan(today))
-            n = (count_cum[j + 1] - count_cum[j + 1 - WINDOW])[present].astype(int)
-            window = bars.close[j - WINDOW + 1:j + 1, present]
-            first = np.argmax(~np.isnan(window), axis=0)
-            frame = {"date": bars.span[j], "ticker": bars.tickers[present], "close": today[present],
-                     "days_in_window": n, "window_start": bars.dates[j - WINDOW + 1 + first]}
-            vals = {key: [stats[key][0][i][present].copy(), stats[key][1][i][present].copy()]
-                    for key in ("hc", "lc", "hh", "ll")}
-            for p, c in enumerate(present):  # the few tickers with an ex-date inside this window
-                if any(j - WINDOW + 1 < e <= j for e, _ in bars.ex.get(c, ())):
-                    close, high, low = _adjusted_window(bars, j, c)
-                    for key, series, largest in (("hc", close, True), ("lc", close, False), ("hh", high, True),
-                                                 ("ll", low, False)):
-                        v, q = _extreme(series[None, :], largest)
-                        vals[key][0][p], vals[key][1][p] = v[0], q[0]
-            for key, (val, pos) in vals.items():
-                frame[key] = val
-                frame[f"{key}_date"] = np.where(pos >= 0, bars.dates[np.clip(j - pos, 0, None)],
-                                                np.datetime64("NaT"))
-            out[bars.span[j]] = pd.DataFrame(frame)[STAGE_COLUMNS]
+    for i, j in enumerate(js):
+        today = bars.close[j]
+        present = np.flatnonzero(~np.isnan(today))
+        n = (count_cum[j + 1] - count_cum[j + 1 - WINDOW])[present].astype(int)
+        window = bars.close[j - WINDOW + 1:j + 1, present]
+        first = np.argmax(~np.isnan(window), axis=0)
+        frame = {"date": np.full(len(present), bars.dates[j]), "ticker": bars.tickers[present], "close": today[present],
+                 "days_in_window": n, "window_start": bars.dates[j - WINDOW + 1 + first]}
+        vals = {}
+        for key, rows in best.items():
+            at = rows[i][present]
+            found = at >= 0
+            vals[key] = [np.where(found, source[key][np.where(found, at, 0), cols[present]], np.nan),
+                         np.where(found, j - at, -1)]
+        for c in ex_cols:  # the few tickers with an ex-date inside this window
+            p = np.searchsorted(present, c)
+            if p < len(present) and present[p] == c and any(j - WINDOW + 1 < e <= j for e, _ in bars.ex[c]):
+                close, high, low = _adjusted_window(bars, j, c)
+                for key, series, largest in (("hc", close, True), ("lc", close, False), ("hh", high, True),
+                                             ("ll", low, False)):
+                    v, q = _extreme(series[None, :], largest)
+                    vals[key][0][p], vals[key][1][p] = v[0], q[0]
+        for key, (val, pos) in vals.items():
+            frame[key] = val
+            frame[f"{key}_date"] = np.where(pos >= 0, bars.dates[np.clip(j - pos, 0, None)],
+                                            np.datetime64("NaT"))
+        out[bars.span[j]] = pd.DataFrame(frame)[STAGE_COLUMNS]
+    return out
+
+
+# -- the rows as PostgreSQL would have rounded them ---------------------------------------------
+TABLE_COLUMNS = ["date", "ticker", "region", "close", "days_in_window", "window_start", "high_close",
+                 "high_close_date", "low_close", "low_close_date", "high_52w", "high_52w_date", "low_52w",
+                 "low_52w_date", "pct_from_high_close", "pct_from_low_close", "pct_from_high", "pct_from_low"]
+NUMERIC_COLUMNS = ["close", "high_close", "low_close", "high_52w", "low_52w", "pct_from_high_close",
+                   "pct_from_low_close", "pct_from_high", "pct_from_low"]
+DATE_COLUMNS = ["date", "window_start", "high_close_date", "low_close_date", "high_52w_date", "low_52w_date"]
+# numeric(20,4) as a typmod: the binary encoder sends scale-4 values (the unconstrained numeric
+# columns receive them with the display scale 4 that round(x, 4) gives)
+_SCALE4 = {c: ("numeric", (20 << 16 | 4) + 4) for c in NUMERIC_COLUMNS}
+_EXACT_BELOW = 1e10        # |x| up to here: vectorised; above: decimal, one by one
+_LD = np.longdouble
+# error bound of x * 10**k in long double (x < 1e15 after scaling), doubled; where long double is
+# plain double this band is wide and more values take the exact decimal path (slower, still exact)
+_P10 = np.array([_LD(10) ** k for k in range(25)], dtype=_LD)
+_TIE_BAND = 4e15 * float(np.finfo(_LD).eps) + 1e-9
+
+
+def pg_round4(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """PostgreSQL's round(x::numeric, 4) of float8 values, as int64 units of 1e-4 and a NULL mask
+    (NaN). float8 -> numeric prints %.15g (15 significant digits, correctly rounded), round() is
+    half away from zero; both are reproduced exactly: the 15-digit mantissa from x * 10**(14 - e)
+    in long double (values within the rounding error of a tie, and |x| >= 1e10, go through
+    `decimal` one by one), the second rounding in integers."""
+    x = np.asarray(x, dtype=float)
+    null = np.isnan(x)
+    a = np.where(null, 0.0, np.abs(x))
+    out = np.zeros(len(x), dtype=np.int64)
+    fast = (a >= 1e-5) & (a < _EXACT_BELOW)  # below 1e-5 the value rounds to 0 at 4 decimals
+    e = np.zeros(len(x), dtype=np.int64)
+    e[fast] = np.floor(np.log10(a[fast])).astype(np.int64)
+    wide = a.astype(_LD)
+    scaled = wide * _P10[np.clip(14 - e, 0, 24)]
+    # log10 may be off by one next to a power of ten: 15 digits means 1e14 <= mantissa < 1e15
+    off = fast & ((scaled < _LD(1e14) - _LD(0.5)) | (scaled >= _LD(1e15) - _LD(0.5)))
+    if off.any():
+        e[off] += np.where(scaled[off] < _LD(1e14) - _LD(0.5), -1, 1)
+        scaled[off] = wide[off] * _P10[np.clip(14 - e[off], 0, 24)]
+    mantissa = np.rint(scaled)
+    tie = fast & (np.abs(np.abs(scaled - mantissa) - _LD(0.5)) < _LD(_TIE_BAND))
+    m = np.where(fast, mantissa, 0).astype(np.int64)
+    k = np.clip(10 - e, 0, 18)
+    unit = np.power(np.int64(10), k)
+    q, r = np.divmod(m, unit)
+    out[fast] = (q + (2 * r >= unit) * (k > 0))[fast]
+    out = np.where(x < 0, -out, out)
+    for i in np.flatnonzero(tie | (~null & (a >= _EXACT_BELOW))):
+        d = decimal.Decimal(f"{x[i]:.15g}").scaleb(4)
+        out[i] = int(d.quantize(decimal.Decimal(1), rounding=decimal.ROUND_HALF_UP))
+    return out, null
+
+
+def table_rows(frame: pd.DataFrame, region: str) -> pd.DataFrame | None:
+    """A STAGE_COLUMNS frame as the rows STAGE_INSERT writes (same rounding, same distances, in
+    float8 then numeric), numeric values as the float8 PostgreSQL reads them back, TABLE_COLUMNS
+    order. None when a value is too large for the exact int64 path (the caller stages it)."""
+    close = frame["close"].to_numpy(dtype=float)
+    floats = {"close": close}
+    for key, name in (("hc", "high_close"), ("lc", "low_close"), ("hh", "high_52w"), ("ll", "low_52w")):
+        floats[name] = frame[key].to_numpy(dtype=float)
+    hc, lc, hh, ll = (floats[c] for c in ("high_close", "low_close", "high_52w", "low_52w"))
+    if np.any(hc == 0) or np.any(lc == 0):
+        raise ZeroDivisionError("division by zero")  # what the float8 division in STAGE_INSERT raises
+    with np.errstate(divide="ignore", invalid="ignore"):
+        floats["pct_from_high_close"] = (close / hc - 1) * 100
+        floats["pct_from_low_close"] = (close / lc - 1) * 100
+        floats["pct_from_high"] = (close / np.where(hh == 0, np.nan, hh) - 1) * 100
+        floats["pct_from_low"] = (close / np.where(ll == 0, np.nan, ll) - 1) * 100
+    out = {"date": _datetimes(frame["date"]), "ticker": frame["ticker"].to_numpy(dtype=object),
+           "region": np.full(len(frame), region, dtype=object)}
+    for c in NUMERIC_COLUMNS:
+        units, null = pg_round4(floats[c])
+        if np.any(np.abs(units) >= 2**52):
+            return None
+        out[c] = np.where(null, np.nan, units / 1e4)
+    out["days_in_window"] = frame["days_in_window"].to_numpy(dtype=np.int64)
+    for c, key in (("window_start", "window_start"), ("high_close_date", "hc_date"), ("low_close_date", "lc_date"),
+                   ("high_52w_date", "hh_date"), ("low_52w_date", "ll_date")):
+        out[c] = _datetimes(frame[key])
+    return pd.DataFrame({c: out[c] for c in TABLE_COLUMNS}, index=range(len(frame)))
+
+
+def _datetimes(col: pd.Series) -> np.ndarray:
+    if pd.api.types.is_datetime64_dtype(col.dtype):
+        return col.to_numpy(dtype="datetime64[ns]")
+    try:  # datetime.date objects (None = NaT), one C pass
+        return np.asarray(col.to_numpy(dtype=object), dtype="datetime64[D]").astype("datetime64[ns]")
+    except (TypeError, ValueError):  # ISO strings with NaN (the one-day path)
+        return pd.to_datetime(col).to_numpy(dtype="datetime64[ns]")
+
+
+def row_types(conn: psycopg.Connection) -> dict[str, tuple[str, int]]:
+    """price_range_52w's column types for the binary encoder (numeric sent with scale 4)."""
+    return {**binary_copy.table_types(conn, "price_range_52w"), **_SCALE4}
+
+
+def encode_rows(rows: pd.DataFrame, types: dict[str, tuple[str, int]]) -> binary_copy.Encoded:
+    """A day's `table_rows` in binary COPY form (no connection needed: a ranged run encodes the
+    next day in a thread while the server takes the current one)."""
+    return binary_copy.encode(rows, types)
+
+
+def copy_rows(conn: psycopg.Connection, encoded: binary_copy.Encoded) -> int:
+    """Inside the day's transaction: the day's encoded rows into price_range_52w, one COPY."""
+    binary_copy.copy_encoded(conn, "price_range_52w", encoded)
+    return encoded.rows
+
+
+def as_read(rows: pd.DataFrame) -> pd.DataFrame:
+    """`table_rows` as RANGE_READ returns the written rows (dates as datetime.date), for previews."""
+    out = rows.copy()
+    for c in DATE_COLUMNS:
+        out[c] = [None if pd.isna(v) else v.date() for v in out[c]]
     return out
 
 

@@ -1,4 +1,4 @@
-"""Corporate-action adjustment factors and 52-week ranges for day D, computed in SQL.
+"""Corporate-action adjustment factors (SQL) and 52-week ranges (numpy, range_window.py) for day D.
 
 Both are computed per region (the region is in every key and every query; windows never mix
 regions) over the daily bars (timeframe 'D').
@@ -7,15 +7,20 @@ regions) over the daily bars (timeframe 'D').
 against the previous close. So base_price = close - change, and factor = base_price /
 prior_close differs from 1 exactly on ex-dates (0.2 for a 1:5 split). Raw prices in
 `ohlcv_data` stay raw; the `ohlcv_adjusted` view (sql/005) multiplies them by the product of the
-factors of later ex-dates.
+factors of later ex-dates. A ranged run finds the factors of all its days in ONE statement
+(`FACTORS_RANGE`, over the run's (day, prior trading day) pairs; `FACTORS_INSERT` is the one-day
+form it is tested against) and then writes each day in its own transaction: the former per-day
+queries (state, prior day, insert, re-read, count) cost ~100-250 ms a day in round trips and in
+counting the day's bars, a count the check only needs when a day has more than two ex-dates.
 
 `price_range_52w`: for every ticker with a bar on D, the 250 trading days ending at D: the highest
 and lowest close and the highest high and lowest low, the (latest) dates they occurred, and how
 far D's close is from each. Bars before an ex-date inside the window are put on D's share basis
 with the factors between them and D, so a split does not leave a phantom high; D's own close is
 raw. A ticker with a shorter history (new listing, or data starting later) is computed over the
-bars that exist; `days_in_window` says how many (250 = full window). The same transaction calls
-`refresh_etf_latest(region)`, so etf_details' week_52_high/low (seed 002) never disagree with the
+bars that exist; `days_in_window` says how many (250 = full window). The rows are validated (pandera) before they
+are written, all of a run's days in one pass. The last day's transaction calls
+`refresh_etf_latest`, so etf_details' week_52_high/low (seed 002) never disagree with the
 committed ranges.
 """
 
@@ -23,8 +28,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
+import pandas as pd
 import psycopg
 
 from quant_assets.assets import range_window
@@ -32,9 +39,10 @@ from quant_assets.assets.aggregates import (
     OHLCV,
     REGION,
     InputMissing,
+    PartitionError,
     RunReport,
-    for_each_day,
     ohlcv_state,
+    ohlcv_states,
     partition_metadata,
     read,
     table_schema,
@@ -58,25 +66,56 @@ TICK_SQL = """CASE WHEN {p} < 2000 THEN 1 WHEN {p} < 5000 THEN 5 WHEN {p} < 2000
                    WHEN {p} < 50000 THEN 50 WHEN {p} < 200000 THEN 100 WHEN {p} < 500000 THEN 500
                    ELSE 1000 END"""
 
-FACTORS_INSERT = f"""
-INSERT INTO adjustment_factors (ticker, region, ex_date, factor, prior_close, base_price, reason)
-SELECT ticker, region, ex_date, factor, prior_close, base_price,
-       CASE WHEN factor < 1 AND round(1 / factor) >= 2 AND abs(1 / factor - round(1 / factor)) < 0.02
+REASON_SQL = """CASE WHEN factor < 1 AND round(1 / factor) >= 2 AND abs(1 / factor - round(1 / factor)) < 0.02
                 THEN 'split 1:' || round(1 / factor)
             WHEN factor > 1 AND round(factor) >= 2 AND abs(factor - round(factor)) < 0.02
                 THEN 'reverse split ' || round(factor) || ':1'
             WHEN factor < 1 THEN 'base price lowered (bonus/rights issue or other)'
-            ELSE 'base price raised (capital reduction or other)' END
+            ELSE 'base price raised (capital reduction or other)' END"""
+FACTOR_FOUND = f"""d.change IS NOT NULL AND p.close > 0 AND d.close - d.change > 0
+      AND abs((d.close - d.change)::numeric / p.close - 1) > %(tol)s
+      AND abs((d.close - d.change) - p.close) > {TICK_SQL.format(p="p.close")}"""
+FACTOR_COLUMNS = """d.ticker, d.region, d.date AS ex_date, p.close AS prior_close, d.close - d.change AS base_price,
+           round((d.close - d.change)::numeric / p.close, 10) AS factor"""
+
+# one day against its prior trading day (the reference the ranged statement below is tested with)
+FACTORS_INSERT = f"""
+INSERT INTO adjustment_factors (ticker, region, ex_date, factor, prior_close, base_price, reason)
+SELECT ticker, region, ex_date, factor, prior_close, base_price,
+       {REASON_SQL}
 FROM (
-    SELECT d.ticker, d.region, d.date AS ex_date, p.close AS prior_close, d.close - d.change AS base_price,
-           round((d.close - d.change)::numeric / p.close, 10) AS factor
+    SELECT {FACTOR_COLUMNS}
     FROM ohlcv_data d
     JOIN ohlcv_data p ON p.ticker = d.ticker AND p.region = d.region AND p.timeframe = d.timeframe
                      AND p.date = %(prior)s
-    WHERE d.region = %(region)s AND d.timeframe = 'D' AND d.date = %(day)s AND d.change IS NOT NULL AND p.close > 0 AND d.close - d.change > 0
-      AND abs((d.close - d.change)::numeric / p.close - 1) > %(tol)s
-      AND abs((d.close - d.change) - p.close) > {TICK_SQL.format(p="p.close")}
+    WHERE d.region = %(region)s AND d.timeframe = 'D' AND d.date = %(day)s AND {FACTOR_FOUND}
 ) found
+"""
+
+# every (day, prior trading day) pair of a run in one statement; the bounds prune the month
+# partitions the pairs cannot touch. The rows are written per day (one transaction each).
+FACTORS_RANGE = f"""
+SELECT ticker, region, ex_date, factor, prior_close, base_price, {REASON_SQL} AS reason
+FROM (
+    SELECT {FACTOR_COLUMNS}
+    FROM unnest(%(days)s::date[], %(priors)s::date[]) AS pair (day, prior)
+    JOIN ohlcv_data d ON d.region = %(region)s AND d.timeframe = 'D' AND d.date = pair.day
+                     AND d.date >= %(first)s AND d.date <= %(last)s
+    JOIN ohlcv_data p ON p.ticker = d.ticker AND p.region = d.region AND p.timeframe = d.timeframe
+                     AND p.date = pair.prior AND p.date >= %(first_prior)s AND p.date <= %(last)s
+    WHERE {FACTOR_FOUND}
+) found
+ORDER BY ex_date, ticker
+"""
+FACTORS_WRITE = """
+INSERT INTO adjustment_factors (ticker, region, ex_date, factor, prior_close, base_price, reason)
+SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::date[], %s::numeric[], %s::numeric[], %s::numeric[],
+                     %s::text[])
+"""
+# the newest date with bars before each day (prior_trading_day's first query, for many days)
+LAST_BEFORE_SQL = """
+SELECT d.day, (SELECT max(date) FROM ohlcv_data WHERE region = %(region)s AND timeframe = 'D' AND date < d.day)
+FROM unnest(%(days)s::date[]) AS d (day)
 """
 
 # The former per-day statement (one 250-day window read per day), kept as the reference the
@@ -204,42 +243,141 @@ def prior_trading_day(conn: psycopg.Connection, day: dt.date, region: str = REGI
     )],
 )
 def adjustment_factors(context, warehouse: Warehouse):
+    # A ranged run reads once for all its days (ohlcv states, prior trading days, the factors of
+    # every day in one statement), then writes each day in its own transaction.
     suspicious: list[str] = []
     per_day: dict[str, list[dg.AssetCheckResult]] = {}
-
-    def process(day: dt.date, conn: psycopg.Connection) -> dict:
-        state = ohlcv_state(conn, day, REGION)
-        prior = prior_trading_day(conn, day, REGION) if state == "loaded" else None
-        with conn.transaction():
-            lock_partition(conn, "adjustment_factors", (REGION, day))
-            conn.execute("DELETE FROM adjustment_factors WHERE region = %s AND ex_date = %s", (REGION, day))
-            rows = 0
-            if prior is not None:
-                rows = conn.execute(FACTORS_INSERT, {"day": day, "prior": prior, "tol": FACTOR_TOLERANCE,
-                                                     "region": REGION}).rowcount
-        found = read(
-            conn, "SELECT ticker, region, ex_date, factor::float8 AS factor, prior_close::float8 AS prior_close, "
-            "base_price::float8 AS base_price, reason "
-            "FROM adjustment_factors WHERE region = %s AND ex_date = %s ORDER BY ticker", (REGION, day))
-        listed = read(conn, "SELECT count(*) AS n FROM ohlcv_data WHERE region = %s AND timeframe = 'D' AND date = %s",
-                      (REGION, day)).iloc[0]["n"]
-        extreme = found[(found["factor"] < 0.01) | (found["factor"] > 100)]
-        bad = bool(len(extreme) or (listed and rows > max(2, MAX_EX_DATE_SHARE * listed)))
-        note = f"{REGION} {day}: {rows} ex-date(s) of {listed} tickers, {len(extreme)} extreme"
-        if bad:
-            suspicious.append(note)
-        per_day[day.isoformat()] = [dg.AssetCheckResult(
-            check_name="plausible_factors", passed=not bad, severity=dg.AssetCheckSeverity.WARN,
-            metadata={"failures": note if bad else "none"})]
-        return partition_metadata("adjustment_factors", rows, found.head(10), FACTOR_SCHEMA, date=str(day), region=REGION,
-                                  prior_trading_day=str(prior) if prior else "none", ohlcv=state)
-
-    report = for_each_day(context, warehouse, process)
+    report = RunReport()
+    with warehouse.connect(autocommit=True) as conn:
+        days = [dt.date.fromisoformat(key) for key in context.partition_keys]
+        states = ohlcv_states(conn, days, REGION) if len(days) > 1 else _state(conn, days[0]) if days else {}
+        priors = _priors(conn, [d for d in days if states[d] == "loaded"])
+        pairs = [(d, p) for d, p in priors.items() if isinstance(p, dt.date)]
+        found_by_day: dict[dt.date, list[tuple]] = {}
+        if pairs:
+            cur = conn.execute(FACTORS_RANGE, {
+                "days": [d for d, _ in pairs], "priors": [p for _, p in pairs], "region": REGION,
+                "tol": FACTOR_TOLERANCE, "first": pairs[0][0], "last": pairs[-1][0],
+                "first_prior": min(p for _, p in pairs)})
+            for row in cur.fetchall():
+                found_by_day.setdefault(row[2], []).append(row)
+        for day in days:
+            key = day.isoformat()
+            try:
+                state = states[day]
+                if isinstance(state, PartitionError):
+                    raise state
+                prior = priors.get(day) if state == "loaded" else None
+                if isinstance(prior, PartitionError):
+                    raise prior
+            except PartitionError as exc:
+                report.failures.append(f"{key}: {exc}")
+                context.log.error(f"{key}: {exc}")
+                continue
+            found_rows = found_by_day.get(day, []) if prior is not None else []
+            with conn.transaction():
+                lock_partition(conn, "adjustment_factors", (REGION, day))
+                conn.execute("DELETE FROM adjustment_factors WHERE region = %s AND ex_date = %s", (REGION, day))
+                if found_rows:
+                    conn.execute(FACTORS_WRITE, [list(column) for column in zip(*found_rows, strict=True)])
+            rows = len(found_rows)
+            found = pd.DataFrame(
+                [(t, r, d, float(f), float(pc), float(bp), why) for t, r, d, f, pc, bp, why in found_rows],
+                columns=["ticker", "region", "ex_date", "factor", "prior_close", "base_price", "reason"])
+            extreme = found[(found["factor"] < 0.01) | (found["factor"] > 100)]
+            # the day's ticker count matters only when it can make the day suspicious
+            listed = _listed(conn, day) if rows > 2 or len(extreme) else None
+            bad = bool(len(extreme) or (listed and rows > max(2, MAX_EX_DATE_SHARE * listed)))
+            note = f"{REGION} {day}: {rows} ex-date(s) of {listed} tickers, {len(extreme)} extreme"
+            if bad:
+                suspicious.append(note)
+            per_day[key] = [dg.AssetCheckResult(
+                check_name="plausible_factors", passed=not bad, severity=dg.AssetCheckSeverity.WARN,
+                metadata={"failures": note if bad else "none"})]
+            report.metadata[key] = partition_metadata(
+                "adjustment_factors", rows, found.head(10), FACTOR_SCHEMA, date=str(day), region=REGION,
+                prior_trading_day=str(prior) if prior else "none", ohlcv=state)
     check = dg.AssetCheckResult(
         check_name="plausible_factors", passed=not suspicious, severity=dg.AssetCheckSeverity.WARN,
         metadata={"suspicious_days": "\n".join(suspicious[:20]) or "none"},
     )
     yield from emit_days(context, report, per_day, [check])
+
+
+def _priors(conn: psycopg.Connection, days: list[dt.date]) -> dict[dt.date, dt.date | None | PartitionError]:
+    """`prior_trading_day` of many days: one query for the common case (the calendar's previous
+    trading day has bars), the function itself for a day after a gap (market-closed days or a hole)."""
+    if not days:
+        return {}
+    out: dict[dt.date, dt.date | None | PartitionError] = {}
+    for day, last in conn.execute(LAST_BEFORE_SQL, {"region": REGION, "days": days}).fetchall():
+        if last is None or last >= previous_trading_days(day - dt.timedelta(days=1), 1)[0]:
+            out[day] = last
+            continue
+        try:
+            out[day] = prior_trading_day(conn, day, REGION)
+        except PartitionError as exc:
+            out[day] = exc
+    return out
+
+
+def _state(conn: psycopg.Connection, day: dt.date) -> dict[dt.date, str | PartitionError]:
+    """ohlcv_states of one day as ohlcv_state asks it (the day a literal: the planner prunes to its
+    month, which the many-day form cannot)."""
+    try:
+        return {day: ohlcv_state(conn, day, REGION)}
+    except PartitionError as exc:
+        return {day: exc}
+
+
+def _listed(conn: psycopg.Connection, day: dt.date) -> int:
+    return read(conn, "SELECT count(*) AS n FROM ohlcv_data WHERE region = %s AND timeframe = 'D' AND date = %s",
+                (REGION, day)).iloc[0]["n"]
+
+
+class _RangeRunSchema(PriceRange52wSchema):
+    """PriceRange52wSchema over many days at once: one row per (date, ticker, region)."""
+
+    class Config:
+        unique = ["date", "ticker", "region"]
+
+
+def _table_rows(results: dict, days: list[dt.date]) -> dict:
+    """day -> range_window.table_rows of its results, the run's days in one vectorised pass."""
+    frames = [results[day] for day in days]
+    rows = range_window.table_rows(pd.concat(frames, ignore_index=True), REGION) if len(frames) > 1 else None
+    if rows is None:  # one day, or a value beyond the exact path somewhere: day by day
+        return {day: range_window.table_rows(results[day], REGION) for day in days}
+    out, at = {}, 0
+    for day, frame in zip(days, frames, strict=True):
+        out[day] = rows.iloc[at:at + len(frame)].reset_index(drop=True)
+        at += len(frame)
+    return out
+
+
+def _failure(rows, day: dt.date) -> str:
+    """The valid_rows failure text of one day's rows ("" when they pass)."""
+    try:
+        PriceRange52wSchema.validate(rows, lazy=True)
+    except Exception as exc:  # pandera SchemaErrors: report, do not hide the partition
+        return f"{REGION} {day}: {str(exc)[:300]}"
+    return ""
+
+
+def _validate_days(rows_by_day: dict) -> dict[dt.date, str]:
+    """day -> valid_rows failure text ("" = passed) of the rows about to be written: the run's
+    days in one pandera pass; only when it fails, each day alone (as its rows read back, so the
+    text is the one a day's own check gives)."""
+    frames = [r for r in rows_by_day.values() if r is not None]
+    if frames:
+        try:
+            _RangeRunSchema.validate(pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0],
+                                     lazy=True)
+            return {day: "" for day in rows_by_day}
+        except Exception:  # noqa: BLE001 - pandera SchemaErrors; the days' own texts below
+            pass
+    return {day: "" if rows is None else _failure(range_window.as_read(rows), day)
+            for day, rows in rows_by_day.items()}
 
 
 @dg.asset(
@@ -262,7 +400,7 @@ def adjustment_factors(context, warehouse: Warehouse):
     automation_condition=DAILY_DERIVED_CONDITION,
     check_specs=[dg.AssetCheckSpec(
         "valid_rows", asset="price_range_52w",
-        description="pandera PriceRange52wSchema on the written rows: low <= high, D's close inside "
+        description="pandera PriceRange52wSchema on the rows before they are written: low <= high, D's close inside "
                     "[low_close, high_close], 1..250 days in the window, one row per (ticker, region).",
     )],
 )
@@ -287,33 +425,47 @@ def price_range_52w(context, warehouse: Warehouse):
             bars = range_window.load(conn, days, REGION)
             results = range_window.compute_ranges(bars, days)
             read_stats = {"trading_days_read": len(bars.span), "recomputed_tickers": 0}
+        # the rows exactly as the former STAGE_INSERT rounded them, validated BEFORE the write
+        rows_by_day = _table_rows(results, days)
+        failures = _validate_days(rows_by_day)
         read_compute = (time.perf_counter() - t0) / len(days)
-        for day in days:
-            key = day.isoformat()
-            start = previous_trading_days(day, WINDOW)[0]
-            with conn.transaction():
-                lock_partition(conn, "price_range_52w", (REGION, day))
-                conn.execute("DELETE FROM price_range_52w WHERE region = %s AND date = %s", (REGION, day))
-                rows = range_window.stage_and_insert(conn, results[day], REGION)
-                # seed 002's week_52_* columns follow the committed rows: once per run, in its last
-                # day's transaction (sql/022 skips it when that day is older than the newest rows)
-                if day == days[-1]:
-                    run_after(conn, [refresh_etf_latest(REGION, ["price_range_52w"], day)])
-            written = read(conn, RANGE_READ, (REGION, day))
-            failure = ""
-            try:
-                PriceRange52wSchema.validate(written, lazy=True)
-            except Exception as exc:  # pandera SchemaErrors: report, do not hide the partition
-                failure = f"{REGION} {day}: {str(exc)[:300]}"
-            per_day[key] = [dg.AssetCheckResult(check_name="valid_rows", passed=not failure,
-                                                metadata={"failures": failure or "none"})]
-            short = int((written["days_in_window"] < WINDOW).sum()) if len(written) else 0
-            report.metadata[key] = partition_metadata(
-                "price_range_52w", rows, written.head(5), RANGE_SCHEMA, date=key, region=REGION,
-                window_start=str(start), short_history_tickers=short, price_basis="adjusted to D",
-                ohlcv=states[day], read_compute_seconds_per_day=round(read_compute, 4),
-                method="previous day's rows" if incremental is not None else "window read", **read_stats,
-            )
+        types = range_window.row_types(conn)
+        with ThreadPoolExecutor(1) as pool:  # encodes the next days while the server writes this one
+            encoded = {day: pool.submit(range_window.encode_rows, rows_by_day[day], types)
+                       for day in days[:2] if rows_by_day[day] is not None}
+            for i, day in enumerate(days):
+                key = day.isoformat()
+                start = previous_trading_days(day, WINDOW)[0]
+                rows = rows_by_day[day]
+                if i + 2 < len(days) and rows_by_day[days[i + 2]] is not None:
+                    encoded[days[i + 2]] = pool.submit(range_window.encode_rows, rows_by_day[days[i + 2]], types)
+                with conn.transaction():
+                    lock_partition(conn, "price_range_52w", (REGION, day))
+                    conn.execute("DELETE FROM price_range_52w WHERE region = %s AND date = %s", (REGION, day))
+                    if rows is not None:
+                        written_rows = range_window.copy_rows(conn, encoded.pop(day).result())
+                    else:  # a value beyond the exact int64 path: PostgreSQL rounds it (staged)
+                        written_rows = range_window.stage_and_insert(conn, results[day], REGION)
+                    # seed 002's week_52_* columns follow the committed rows: once per run, in its last
+                    # day's transaction (sql/022 skips it when that day is older than the newest rows)
+                    if day == days[-1]:
+                        run_after(conn, [refresh_etf_latest(REGION, ["price_range_52w"], day)])
+                if rows is None:
+                    written = read(conn, RANGE_READ, (REGION, day))
+                    failures[day] = _failure(written, day)
+                else:
+                    written = rows
+                failure = failures[day]
+                per_day[key] = [dg.AssetCheckResult(check_name="valid_rows", passed=not failure,
+                                                    metadata={"failures": failure or "none"})]
+                short = int((written["days_in_window"] < WINDOW).sum()) if len(written) else 0
+                preview = range_window.as_read(written.head(5)) if rows is not None else written.head(5)
+                report.metadata[key] = partition_metadata(
+                    "price_range_52w", written_rows, preview, RANGE_SCHEMA, date=key, region=REGION,
+                    window_start=str(start), short_history_tickers=short, price_basis="adjusted to D",
+                    ohlcv=states[day], read_compute_seconds_per_day=round(read_compute, 4),
+                    method="previous day's rows" if incremental is not None else "window read", **read_stats,
+                )
     yield from emit_days(context, report, per_day, [combined("valid_rows", per_day)])
 
 
