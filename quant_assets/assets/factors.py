@@ -177,7 +177,7 @@ def to_matrix(frame: pd.DataFrame, column: str, days: list[str], tickers: pd.Ind
 def _counts(matrix: np.ndarray) -> np.ndarray:
     """Running count of non-NaN cells per column, with a leading zero row: rows a..b-1 hold
     counts[b] - counts[a]."""
-    out = np.zeros((matrix.shape[0] + 1, matrix.shape[1]), dtype=np.int64)
+    out = np.zeros((matrix.shape[0] + 1, matrix.shape[1]), dtype=np.int32)  # <= the span's days
     np.cumsum(~np.isnan(matrix), axis=0, out=out[1:])
     return out
 
