@@ -59,6 +59,20 @@ def _module_at(commit: str, path: str, name: str):
     return module
 
 
+def _technical_at(commit: str, tag: str):
+    """technical.py of `commit` with that commit's technical_io.py (their write protocol changes
+    together), when it has one."""
+    current_io = sys.modules.get("quant_assets.assets.technical_io")
+    with contextlib.suppress(subprocess.CalledProcessError):   # a commit before technical_io.py
+        sys.modules["quant_assets.assets.technical_io"] = _module_at(
+            commit, "quant_assets/assets/technical_io.py", f"_bench_{tag}_technical_io")
+    try:
+        return _module_at(commit, "quant_assets/assets/technical.py", f"_bench_{tag}_technical")
+    finally:
+        if current_io is not None:
+            sys.modules["quant_assets.assets.technical_io"] = current_io
+
+
 def assets_of(commit: str | None) -> dict:
     if commit is None:
         from quant_assets.assets import aggregates, etf, technical
@@ -67,7 +81,7 @@ def assets_of(commit: str | None) -> dict:
 
         tag = commit[:8]
         aggregates = _module_at(commit, "quant_assets/assets/aggregates.py", f"_bench_{tag}_aggregates")
-        technical = _module_at(commit, "quant_assets/assets/technical.py", f"_bench_{tag}_technical")
+        technical = _technical_at(commit, tag)
         # etf.py imports the tracking maths by name: give it that commit's tracking.py
         sys.modules["quant_assets.tracking"] = _module_at(commit, "quant_assets/tracking.py", f"_bench_{tag}_tracking")
         try:

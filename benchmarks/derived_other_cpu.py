@@ -17,7 +17,7 @@ import time
 
 import psycopg
 
-from benchmarks.derived_other import _module_at
+from benchmarks.derived_other import _module_at, _technical_at
 from quant_assets.calendar import trading_days
 
 
@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     os.environ["QUANT_DATABASE_URL"] = args.url
     from quant_assets.assets import bucket_sql, technical
 
-    old_tech = _module_at(args.baseline, "quant_assets/assets/technical.py", "_cpu_old_technical")
+    old_tech = _technical_at(args.baseline, "cpu_old")
     old_agg = _module_at(args.baseline, "quant_assets/assets/aggregates.py", "_cpu_old_aggregates")
     out: dict = {}
     with psycopg.connect(args.url, autocommit=True) as conn:

@@ -258,20 +258,37 @@ def test_day_without_bars_fails_alone(loaded):
     assert stored(loaded, days)["ma20"].notna().all()
 
 
+def row_versions(warehouse, days: list[dt.date]) -> pd.DataFrame:
+    """The transaction that wrote each bar's current row version (xmin): unchanged = not rewritten."""
+    with psycopg.connect(warehouse.url()) as conn:
+        return pd.DataFrame(conn.execute(
+            "SELECT ticker, date, xmin::text FROM ohlcv_data WHERE region = 'KR' AND date = ANY(%s) "
+            "ORDER BY ticker, date", (days,)).fetchall(), columns=["ticker", "date", "xmin"])
+
+
 def test_ranged_rerun_is_identical_and_one_write_covers_the_range(loaded):
-    """A ranged run writes its days with one statement; running it again writes the same rows."""
+    """A ranged run writes its days with one statement; running it again leaves every bar as it
+    is: same values, and no row rewritten (a bar already holding the computed values is skipped)."""
     from quant_assets.assets.technical import technical_analysis
 
     first, last = dt.date(2018, 6, 1), LOAD_LAST
     days = trading_days(first, last)
+    with psycopg.connect(loaded.url(), autocommit=True) as conn:   # the last day as a fresh ingest leaves it
+        conn.execute("UPDATE ohlcv_data SET ma20 = NULL WHERE region = 'KR' AND date = %s", (last,))
     result = dg.materialize([technical_analysis], resources={"warehouse": loaded}, tags=range_tags(first, last))
     assert result.success
     meta = result.asset_materializations_for_node("technical_analysis")[-1].metadata
     assert meta["days_in_pass"].value == len(days) and meta["bars_read"].value > 0
-    once = stored(loaded, days)
+    by_day = {m.partition: m.metadata for m in result.asset_materializations_for_node("technical_analysis")}
+    assert by_day[last.isoformat()]["rows_changed"].value == by_day[last.isoformat()]["rows_updated"].value > 0
+    once, versions = stored(loaded, days), row_versions(loaded, days)
     assert once["ma20"].notna().mean() > 0.9
-    assert dg.materialize([technical_analysis], resources={"warehouse": loaded}, tags=range_tags(first, last)).success
+    again = dg.materialize([technical_analysis], resources={"warehouse": loaded}, tags=range_tags(first, last))
+    assert again.success
     pd.testing.assert_frame_equal(once, stored(loaded, days))
+    metas = [m.metadata for m in again.asset_materializations_for_node("technical_analysis")]
+    assert len(metas) == len(days) and all(m["rows_changed"].value == 0 < m["rows_updated"].value for m in metas)
+    pd.testing.assert_frame_equal(versions, row_versions(loaded, days))
 
 
 def test_set_based_write_rolls_back_and_isolates_a_changed_day(loaded):
@@ -300,3 +317,25 @@ def test_set_based_write_rolls_back_and_isolates_a_changed_day(loaded):
     want = frame.set_index(["date", "ticker"]).loc[pd.Timestamp(days[0])]
     np.testing.assert_allclose(got.loc[days[0]]["rsi_14"].to_numpy(float), want["rsi_14"].to_numpy(float),
                                rtol=0, atol=0, equal_nan=True)           # binary COPY: bit-exact doubles
+
+
+def test_a_bar_matching_no_row_rolls_the_chunk_back(loaded):
+    """Per-day bar counts agree but one computed bar names a ticker the day does not hold: the
+    UPDATE matches one row fewer than computed, and the whole statement is rolled back."""
+    from quant_assets.assets.technical import INDICATORS as COLS
+    from quant_assets.assets.technical import compute, read_bars, read_factors, window_start
+    from quant_assets.assets.technical_io import WriteMismatch, write_days
+
+    days = [dt.date(2018, 6, 26), dt.date(2018, 6, 27)]
+    with psycopg.connect(loaded.url(), autocommit=True) as conn:
+        start = window_start(days[0])
+        frame = compute(read_bars(conn, "KR", start, days[-1]), read_factors(conn, "KR", start, days[-1]), days, "KR")
+        renamed = frame.copy()
+        renamed.loc[renamed.index[(renamed["date"] == pd.Timestamp(days[1])).to_numpy()][0], "ticker"] = "ZZ9999"
+        conn.execute("UPDATE ohlcv_data SET ma20 = NULL WHERE date = ANY(%s)", (days,))
+        with pytest.raises(WriteMismatch, match="of .* computed bars matched"):
+            write_days(conn, "KR", renamed, COLS)
+        assert stored(loaded, days)["ma20"].isna().all()
+        written = write_days(conn, "KR", frame, COLS)
+    assert set(written) == set(days) and all(0 < changed <= n for n, changed in written.values())
+    assert stored(loaded, days)["ma20"].notna().mean() > 0.9

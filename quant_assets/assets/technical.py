@@ -41,9 +41,11 @@ Why these choices:
 The write is set-based (assets/technical_io.py): a chunk's days are written by ONE binary COPY
 into a temporary table and ONE `UPDATE ohlcv_data ... FROM` it, in one transaction that holds
 every day's advisory lock (the one the ohlcv ingest's `replace_partition` takes), with a check
-that every bar of each day got its values; when a day was re-ingested in between, the statement
-is rolled back and the chunk is written day by day, so only that day fails. The read is one
-binary COPY of the chunk plus its look-back. Re-ingesting a day resets its indicator columns
+that every bar of each day got its values; when a day was re-ingested in between, nothing is
+written and the chunk is written day by day, so only that day fails. Bars whose stored values
+already equal the computed ones are not rewritten, so a re-run of unchanged history writes
+nothing (and leaves no dead row versions). The read is one binary COPY of the chunk plus its
+look-back. Re-ingesting a day resets its indicator columns
 (the ingest replaces the rows), and the automation condition re-runs this asset for that day. A
 corrected day is also in the windows of the days after it; like `price_range_52w`, those keep
 their values until they are re-run (backfill the range when history is corrected).
@@ -243,8 +245,9 @@ def _validated(frame: pd.DataFrame, days: list[dt.date]) -> tuple[pd.DataFrame, 
         return frame[~frame["date"].dt.date.isin(errors)], errors
 
 
-def write(conn: psycopg.Connection, region: str, frame: pd.DataFrame) -> tuple[dict[dt.date, int], dict[dt.date, str]]:
-    """(rows per written day, error per failed day): the chunk in one statement, or, when a day
+def write(conn: psycopg.Connection, region: str, frame: pd.DataFrame
+          ) -> tuple[dict[dt.date, tuple[int, int]], dict[dt.date, str]]:
+    """((rows, rows changed) per written day, error per failed day): the chunk in one statement, or, when a day
     changed since the read, day by day so that only that day fails (technical_io.write_days)."""
     try:
         return write_days(conn, region, frame, INDICATORS), {}
@@ -295,17 +298,18 @@ def run_days(conn: psycopg.Connection, region: str, days: list[dt.date], log=Non
         for day in loaded:
             if day not in written:
                 continue
-            key, result, rows = day.isoformat(), by_day[day], written[day]
+            key, result, (rows, changed) = day.isoformat(), by_day[day], written[day]
             cov = coverage(result)
             report.metadata[key] = partition_metadata(
                 "ohlcv_data", rows, result.head(5), TA_SCHEMA, date=key, region=region, ohlcv="loaded",
-                rows_updated=rows, coverage=dg.MetadataValue.json(cov), look_back_days=LOOKBACK,
+                rows_updated=rows, rows_changed=changed, coverage=dg.MetadataValue.json(cov), look_back_days=LOOKBACK,
                 coverage_ma20=cov["ma20"], coverage_ma200=cov["ma200"], coverage_macd=cov["macd"],
                 price_basis=f"split-adjusted to {key}", **per_day,
             )
         if log:
             log.info(f"technical_analysis {region} {loaded[0]}..{loaded[-1]}: {len(written)} day(s), "
-                     f"{sum(written.values())} bars in one write, {len(bars)} bars read")
+                     f"{sum(n for n, _ in written.values())} bars in one write ({sum(c for _, c in written.values())} "
+                     f"changed), {len(bars)} bars read")
     return report
 
 

@@ -10,8 +10,22 @@ and a join per day; here a day's share of the chunk's statement is all it pays.
 Guarantees kept from the per-day write: every day's advisory lock (the one the ohlcv ingest holds
 while it replaces the day) is held for the whole write, taken in date order so two ranged runs
 cannot deadlock; and the write checks, per day, that every bar of the day got its values. When a
-check fails (a day re-ingested between the read and the write), the whole chunk's statement is
-rolled back and the chunk is written day by day, so only the changed day fails.
+check fails (a day re-ingested between the read and the write), nothing of the chunk is written
+(counted before the UPDATE, or the statement rolled back) and the chunk is written day by day, so
+only the changed day fails.
+
+Why the UPDATE is shaped as it is (benchmarks/technical_write.py, 246 days x 3,500 tickers): it is
+most of the asset's cost, because every bar it sets is a new version of a wide row plus, the
+month partitions being packed full by the ingest (fillfactor 100), a new entry in both indexes
+(a non-HOT update). The computed rows go in date-major order, the heap's order, with work_mem
+sized for ONE batch of the hash join (a batched join is probed batch by batch, i.e. in hash
+order): a quarter less server CPU and a fifth less WAL than ticker order with a batched join.
+Rows already holding the computed values are skipped (IS DISTINCT FROM), so a re-run writes
+nothing. HOT updates would halve the rest, but need room for the new version in the page: a
+fillfactor of 30 on the month partitions made every update HOT and cut the UPDATE's CPU by
+almost half, but left the filled months' heap at 422 MB against 341 MB at fillfactor 100 (whose
+dead versions are at least free space for later rows, where a sparse page stays sparse), a cost
+against issue #13's size target; so the partitions keep the default.
 """
 
 from __future__ import annotations
@@ -40,6 +54,9 @@ BARS_CSV = sql.SQL(
     "WHERE region = {region} AND timeframe = 'D' AND date >= {start} AND date <= {end}) TO STDOUT (FORMAT csv)"
 )
 ROWS_TABLE, NAMES_TABLE = "_technical_rows", "_technical_names"
+# work_mem per computed row: the hash join took 67 bytes a row (EXPLAIN ANALYZE, 861,000 rows,
+# 55 MB), whatever hash_mem_multiplier is
+WORK_MEM_BYTES_PER_ROW = 96
 
 
 @dataclass
@@ -133,45 +150,75 @@ def _ensure_temp(conn: psycopg.Connection, indicators: list[str]) -> None:
                          "ON COMMIT DELETE ROWS").format(sql.Identifier(NAMES_TABLE)))
 
 
-def write_days(conn: psycopg.Connection, region: str, frame: pd.DataFrame, indicators: list[str]) -> dict[dt.date, int]:
-    """UPDATE the indicator columns of every (ticker, date) row of `frame` (all its dates, one
-    region) in ONE transaction and ONE statement; returns rows per day. Raises WriteMismatch
-    (nothing written) when a day's bars in ohlcv_data are not exactly the frame's rows."""
+def _work_mem(rows: int) -> str:
+    """work_mem for the chunk's statement: enough for ONE batch of the hash join that matches the
+    computed rows with ohlcv_data. A hash split into batches is probed batch by batch, so the
+    UPDATE visits the heap in hash order instead of the rows' date order (measured: 26 % more
+    WAL and server CPU at the default 4 MB)."""
+    return f"{min(max(rows * WORK_MEM_BYTES_PER_ROW >> 20, 16), 1024)}MB"
+
+
+def write_days(conn: psycopg.Connection, region: str, frame: pd.DataFrame, indicators: list[str]
+               ) -> dict[dt.date, tuple[int, int]]:
+    """Set the indicator columns of every (ticker, date) row of `frame` (all its dates, one
+    region) in ONE transaction and ONE statement; returns (rows, rows changed) per day. Raises WriteMismatch
+    (nothing written) when a day's bars in ohlcv_data are not exactly the frame's rows. Rows
+    whose stored values already equal the computed ones are left alone (a re-run rewrites no
+    row)."""
     if frame.empty:
         return {}
     dates = frame["date"].to_numpy(dtype="datetime64[D]")
-    days = sorted(pd.unique(dates).astype(object))   # datetime.date, sorted: the lock order
-    code, names = pd.factorize(frame["ticker"])
+    code, names = pd.factorize(frame["ticker"], sort=True)
+    # Date-major, as the heap holds the bars (an ingest writes a day's bars together): the UPDATE
+    # then walks the heap page by page instead of jumping to another page for every row.
+    order = np.lexsort((code, dates.astype(np.int64)))
+    day_values, day_counts = np.unique(dates, return_counts=True)
+    days = [d.astype(object) for d in day_values]   # datetime.date, sorted: the lock order
+    computed = {day: int(n) for day, n in zip(days, day_counts, strict=True)}
     encoded = pgbinary.encode([("code", "int4"), ("date", "date"), *[(c, "float8") for c in indicators]],
-                              {"code": code, "date": dates,
-                               **{c: frame[c].to_numpy(dtype=np.float64) for c in indicators}})
-    sets = sql.SQL(", ").join(sql.SQL("{c} = nullif(t.{c}, 'NaN')").format(c=sql.Identifier(c)) for c in indicators)
+                              {"code": code[order], "date": dates[order],
+                               **{c: frame[c].to_numpy(dtype=np.float64)[order] for c in indicators}})
+    new = {c: sql.SQL("nullif(t.{c}, 'NaN')").format(c=sql.Identifier(c)) for c in indicators}
+    sets = sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(c), v) for c, v in new.items())
+    stored = sql.SQL(", ").join(sql.SQL("o.{}").format(sql.Identifier(c)) for c in indicators)
+    match = sql.SQL("o.region = %(region)s AND o.timeframe = 'D' AND o.date BETWEEN %(first)s AND %(last)s "
+                    "AND o.ticker = n.ticker AND o.date = t.date")
+    rows, names_table = sql.Identifier(ROWS_TABLE), sql.Identifier(NAMES_TABLE)
     update = sql.SQL(
-        "UPDATE ohlcv_data o SET {sets} FROM {rows} t JOIN {names} n USING (code) "
-        "WHERE o.region = %(region)s AND o.timeframe = 'D' AND o.date BETWEEN %(first)s AND %(last)s "
-        "AND o.ticker = n.ticker AND o.date = t.date").format(
-        sets=sets, rows=sql.Identifier(ROWS_TABLE), names=sql.Identifier(NAMES_TABLE))
-    counts = sql.SQL(
-        "SELECT d.day, coalesce(t.n, 0), coalesce(o.n, 0) FROM unnest(%(days)s::date[]) AS d (day) "
-        "LEFT JOIN (SELECT date, count(*) AS n FROM {rows} GROUP BY date) t ON t.date = d.day "
-        "LEFT JOIN (SELECT date, count(*) AS n FROM ohlcv_data WHERE region = %(region)s AND timeframe = 'D' "
-        "           AND date = ANY(%(days)s) GROUP BY date) o ON o.date = d.day").format(rows=sql.Identifier(ROWS_TABLE))
-    params = {"region": region, "first": days[0], "last": days[-1], "days": days}
+        "WITH u AS (UPDATE ohlcv_data o SET {sets} FROM {rows} t JOIN {names} n USING (code) "
+        "WHERE {match} AND ({stored}) IS DISTINCT FROM ({new}) RETURNING o.date) "
+        "SELECT date, count(*) FROM u GROUP BY date").format(
+        sets=sets, rows=rows, names=names_table, match=match, stored=stored,
+        new=sql.SQL(", ").join(new.values()))
+    matched = sql.SQL("SELECT count(*) FROM {rows} t JOIN {names} n USING (code) JOIN ohlcv_data o ON {match}").format(
+        rows=rows, names=names_table, match=match)
+    # BETWEEN, not = ANY(days): a parameter array is searched linearly for every bar
+    counts = ("SELECT date, count(*) FROM ohlcv_data WHERE region = %(region)s AND timeframe = 'D' "
+              "AND date BETWEEN %(first)s AND %(last)s GROUP BY date")
+    params = {"region": region, "first": days[0], "last": days[-1]}
     with conn.transaction():
         for day in days:
             lock_partition(conn, "ohlcv_data", {"region": region, "date": day})
+        # the days are locked: their bars stay as counted here until the transaction ends
+        held = dict(conn.execute(counts, params).fetchall())
+        bad = {day: f"computed {n} bars, ohlcv_data now holds {held.get(day, 0)}"
+               for day, n in computed.items() if held.get(day, 0) != n}
+        if bad:
+            raise WriteMismatch(bad)
         _ensure_temp(conn, indicators)
-        with conn.cursor().copy(sql.SQL("COPY {} (code, ticker) FROM STDIN").format(sql.Identifier(NAMES_TABLE))) as cp:
+        conn.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(_work_mem(len(frame)))))
+        with conn.cursor().copy(sql.SQL("COPY {} (code, ticker) FROM STDIN").format(names_table)) as cp:
             for i, name in enumerate(names):
                 cp.write_row((i, name))
-        with conn.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT binary)").format(sql.Identifier(ROWS_TABLE))) as cp:
+        with conn.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT binary)").format(rows)) as cp:
             cp.write(encoded)
-        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(ROWS_TABLE)))
-        updated = conn.execute(update, params).rowcount
-        per_day = {day: (int(n_frame), int(n_table)) for day, n_frame, n_table in conn.execute(counts, params)}
-        bad = {day: f"computed {a} bars, ohlcv_data now holds {b}" for day, (a, b) in per_day.items() if a != b}
-        if updated != len(frame) and not bad:
-            bad = {days[0]: f"{updated} of {len(frame)} computed bars matched"}
-        if bad:
-            raise WriteMismatch(bad)   # rolls the whole statement back
-    return {day: n for day, (n, _) in per_day.items()}
+        conn.execute(sql.SQL("ANALYZE {}").format(rows))
+        changed = {day: int(n) for day, n in conn.execute(update, params).fetchall()}
+        # Counts per day agree, and a (ticker, date) matches at most one bar (primary key): every
+        # computed row found its bar iff all of them did. Counted only when some row was left
+        # alone (a re-run); when every row changed, every row matched.
+        if sum(changed.values()) != len(frame):
+            found = conn.execute(matched, params).fetchone()[0]
+            if found != len(frame):
+                raise WriteMismatch({days[0]: f"{found} of {len(frame)} computed bars matched"})  # rolls back
+    return {day: (n, changed.get(day, 0)) for day, n in computed.items()}
