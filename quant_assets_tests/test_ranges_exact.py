@@ -73,3 +73,24 @@ def test_rounding_equals_postgresql(warehouse):
             ([None if np.isnan(v) else float(v) for v in x],)).fetchone()[0]
     assert null.tolist() == [e is None for e in expected]
     np.testing.assert_array_equal(units[~null], np.array([e for e in expected if e is not None]))
+
+
+def test_ranged_rows_are_the_former_statements_rows_to_the_stored_text(warehouse, market):  # noqa: F811
+    """Rounded in numpy and sent in binary, the rows store the same numerics (value and display
+    scale: round(x, 4) keeps 4 decimals) as the former per-day SQL, RANGE_INSERT."""
+    from quant_assets.assets.ranges import RANGE_INSERT, WINDOW, adjustment_factors, price_range_52w
+    from quant_assets.calendar import previous_trading_days
+
+    dg.materialize([adjustment_factors], resources={"warehouse": warehouse}, tags=RANGE)
+    result = dg.materialize([price_range_52w], resources={"warehouse": warehouse}, tags=RANGE)
+    assert result.success
+    as_text = "SELECT t::text FROM (SELECT * FROM price_range_52w WHERE date = %s ORDER BY ticker) t"
+    i = DAYS.index(SPLIT_DAY)
+    for day in (SPLIT_DAY, DAYS[i + 1], DAYS[-1]):
+        with warehouse.connect() as conn:
+            ours = [r[0] for r in conn.execute(as_text, (day,))]
+            conn.execute("DELETE FROM price_range_52w WHERE date = %s", (day,))
+            conn.execute(RANGE_INSERT, {"day": day, "start": previous_trading_days(day, WINDOW)[0], "region": "KR"})
+            former = [r[0] for r in conn.execute(as_text, (day,))]
+            conn.rollback()
+        assert len(ours) > 20 and ours == former

@@ -257,7 +257,7 @@ def adjustment_factors(context, warehouse: Warehouse):
         if pairs:
             cur = conn.execute(FACTORS_RANGE, {
                 "days": [d for d, _ in pairs], "priors": [p for _, p in pairs], "region": REGION,
-                "tol": FACTOR_TOLERANCE, "first": pairs[0][0], "last": pairs[-1][0],
+                "tol": FACTOR_TOLERANCE, "first": min(d for d, _ in pairs), "last": max(d for d, _ in pairs),
                 "first_prior": min(p for _, p in pairs)})
             for row in cur.fetchall():
                 found_by_day.setdefault(row[2], []).append(row)
