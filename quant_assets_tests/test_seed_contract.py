@@ -357,10 +357,17 @@ class Loaded:
 
 
 def recent_trading_days(n: int) -> list[str]:
+    """The last `n` trading days whose every dataset is published now, AUM included (KRX
+    publishes it at 06:00 KST the next morning): between midnight and 06:00 KST yesterday's AUM
+    does not exist yet, and a load ending yesterday would fail at that hour."""
     from quant_assets.calendar import now_kst, trading_days
+    from quant_assets.simulator.clock import publication_time
 
-    today = now_kst().date()
-    return [d.isoformat() for d in trading_days(today - dt.timedelta(days=3 * n + 10), today - dt.timedelta(days=1))[-n:]]
+    now = now_kst()
+    today = now.date()
+    days = [d for d in trading_days(today - dt.timedelta(days=3 * n + 10), today - dt.timedelta(days=1))
+            if publication_time(d, "aum") <= now]
+    return [d.isoformat() for d in days[-n:]]
 
 
 def asset_named(name: str):
