@@ -46,6 +46,9 @@ factor with fewer than MIN_NAMES scored stocks in the region is skipped; a marke
 MIN_NAMES leaves market_score / market_percentile NULL. score = (winsorised - mean) / population
 stdev (0 when all equal); percentile = average rank / n x 100 of the raw value, in (0, 100],
 100 = highest.
+
+Overseas regions run this code per region (assets/overseas/factors.py `overseas_factor_scores_*`:
+`score_run` with the region's sessions, its bars' `adj_close` and the price factors only).
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ import datetime as dt
 import io
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
@@ -90,6 +93,8 @@ SCORED_EXCHANGES = {"KR": ("KOSPI", "KOSDAQ")}
 ANNUALISE = np.sqrt(252.0)
 FACTORS = ["mom_12_1", "mom_6_1", "mom_3", "low_vol_60", "low_vol_252", "size", "value_bp", "value_ep",
            "dividend_yield", "quality_roe", "liquidity_60"]
+# the factors computed from the window's closes and traded values alone (Window.factors)
+PRICE_FACTORS = ["mom_12_1", "mom_6_1", "mom_3", "low_vol_60", "low_vol_252", "liquidity_60"]
 
 SCORES_SCHEMA = table_schema(
     ("date", "date", "day D"),
@@ -132,9 +137,11 @@ BATCH_DAYS = 50  # days computed, then validated together, before their writes (
 WRITE_AHEAD = 4  # days queued for the writer thread (0: each day written before the next is computed)
 
 
-def read_window(conn: psycopg.Connection, days: list[dt.date], region: str = REGION) -> pd.DataFrame:
-    """All stocks' adjusted closes and traded values of `region` over `days`, in one COPY round trip."""
-    query = WINDOW_SQL.format(region=sql.Literal(region), start=sql.Literal(days[0]), day=sql.Literal(days[-1]))
+def read_window(conn: psycopg.Connection, days: list[dt.date], region: str = REGION,
+                window_sql: sql.SQL = WINDOW_SQL) -> pd.DataFrame:
+    """All stocks' adjusted closes and traded values of `region` over `days`, in one COPY round trip
+    (`window_sql`: another source of the adjusted close, e.g. overseas bars' adj_close)."""
+    query = window_sql.format(region=sql.Literal(region), start=sql.Literal(days[0]), day=sql.Literal(days[-1]))
     buf = io.BytesIO()
     with conn.cursor() as cur, cur.copy(query) as copy:
         for chunk in copy:
@@ -185,11 +192,15 @@ def _counts(matrix: np.ndarray) -> np.ndarray:
 class Window:
     """Adjusted closes and traded values of a run's span (its days + HISTORY - 1 before the
     first) as trading days x tickers matrices, from ONE read; log returns and history counts are
-    derived once for the span, and each day's factors are columns of its last HISTORY rows."""
+    derived once for the span, and each day's factors are columns of its last HISTORY rows.
 
-    def __init__(self, conn: psycopg.Connection, days: list[dt.date], region: str = REGION):
-        self.span = trading_days(previous_trading_days(days[0], HISTORY)[0], days[-1])
-        frame = read_window(conn, self.span, region)
+    `span` (default: KRX trading days) is the region's own sessions: HISTORY - 1 before the first
+    day, then through the last; `window_sql` the query of the closes (default `ohlcv_adjusted`)."""
+
+    def __init__(self, conn: psycopg.Connection, days: list[dt.date], region: str = REGION,
+                 span: list[dt.date] | None = None, window_sql: sql.SQL = WINDOW_SQL):
+        self.span = span if span is not None else trading_days(previous_trading_days(days[0], HISTORY)[0], days[-1])
+        frame = read_window(conn, self.span, region, window_sql)
         self.rows = len(frame)
         self.tickers = pd.Index(sorted(frame["ticker"].unique()))
         keys = [d.isoformat() for d in self.span]
@@ -248,7 +259,10 @@ def compute_factors(window: Window, day: dt.date, cross: pd.DataFrame) -> dict[s
     cols = window.tickers.get_indexer(cross["ticker"])
     listed = cols >= 0
     out = {}
-    for name, values in window.factors(day).items():
+    # a day without stocks (market closed) needs no window rows: a region whose span leaves out its
+    # closed days (overseas) has none for it
+    prices = window.factors(day) if len(cols) else dict.fromkeys(PRICE_FACTORS, np.empty(0))
+    for name, values in prices.items():
         column = np.full(len(cols), np.nan)
         column[listed] = values[cols[listed]]
         out[name] = column
@@ -353,15 +367,15 @@ class DayScores:
 
 def cross_section(day: dt.date, tickers: np.ndarray, markets: np.ndarray, factors: dict[str, np.ndarray]
                   ) -> DayScores:
-    """Score every factor with at least MIN_NAMES stocks within the region, and within each
-    market with at least MIN_NAMES of them."""
+    """Score every factor of `factors` (the region's; FACTORS order) with at least MIN_NAMES stocks
+    within the region, and within each market with at least MIN_NAMES of them."""
     present = np.array([isinstance(m, str) for m in markets], dtype=bool)
     names = np.unique(markets[present]).astype(object) if present.any() else np.array([], dtype=object)
     codes = np.full(len(markets), -1, dtype=np.int64)
     if present.any():
         codes[present] = np.searchsorted(names, markets[present])
     out = []
-    for name in FACTORS:
+    for name in (n for n in FACTORS if n in factors):
         raw = factors[name]
         keep = np.flatnonzero(np.isfinite(raw))
         if len(keep) < MIN_NAMES:
@@ -378,8 +392,10 @@ def cross_section(day: dt.date, tickers: np.ndarray, markets: np.ndarray, factor
     return DayScores(day, tickers, names, codes, out)
 
 
-def score_days(window: Window, cross: pd.DataFrame, days: Sequence[dt.date]) -> list[DayScores]:
-    """Every day of `days` from the window and the days' cross-section rows (`read_cross`)."""
+def score_days(window: Window, cross: pd.DataFrame, days: Sequence[dt.date],
+               factor_names: Sequence[str] = FACTORS) -> list[DayScores]:
+    """Every day of `days` from the window and the days' cross-section rows (`read_cross`); only
+    the factors `factor_names` are scored."""
     dates = cross["date"].to_numpy()
     out = []
     for day in days:
@@ -388,8 +404,10 @@ def score_days(window: Window, cross: pd.DataFrame, days: Sequence[dt.date]) -> 
         a, b = np.searchsorted(dates, key, side="left"), np.searchsorted(dates, key, side="right")
         rows = cross.iloc[a:b]
         markets = rows["market"].to_numpy(dtype=object)
-        scored = cross_section(day, rows["ticker"].to_numpy(dtype=object), markets,
-                               compute_factors(window, day, rows))
+        values = compute_factors(window, day, rows)
+        if factor_names is not FACTORS:
+            values = {name: v for name, v in values.items() if name in factor_names}
+        scored = cross_section(day, rows["ticker"].to_numpy(dtype=object), markets, values)
         scored.seconds = time.perf_counter() - t0
         out.append(scored)
     return out
@@ -471,8 +489,9 @@ def _standardisation_errors(label: str, column: str, values: np.ndarray) -> list
     return []
 
 
-def check_scores(scored: DayScores) -> tuple[list[str], list[str]]:
-    """(standardisation errors, coverage warnings) for one day's rows of one region."""
+def check_scores(scored: DayScores, factor_names: Sequence[str] = FACTORS) -> tuple[list[str], list[str]]:
+    """(standardisation errors, coverage warnings) for one day's rows of one region; coverage is
+    judged for the region's factors `factor_names` only."""
     stocks = len(scored.tickers)
     if not scored.factors:
         return [], ([f"no factor could be scored for {stocks} stocks"] if stocks else [])
@@ -486,7 +505,7 @@ def check_scores(scored: DayScores) -> tuple[list[str], list[str]]:
             errors += _standardisation_errors(f"{market}/{f.name}", "market_score", f.market_score[rows])
     counts = {f.name: len(f.rows) for f in scored.factors}
     warns = [f"{name}: {counts.get(name, 0)}/{stocks}" for name in FACTORS
-             if stocks and counts.get(name, 0) < COVERAGE_WARN * stocks]
+             if name in factor_names and stocks and counts.get(name, 0) < COVERAGE_WARN * stocks]
     return errors, warns
 
 
@@ -521,60 +540,74 @@ def check_scores(scored: DayScores) -> tuple[list[str], list[str]]:
     ],
 )
 def factor_scores(context, warehouse: Warehouse):
+    report = RunReport()
+    with warehouse.connect(autocommit=True) as conn:
+        states = run_days(context, conn, REGION, report)
+    yield from score_run(context, warehouse, REGION, states, report)
+
+
+def score_run(context, warehouse: Warehouse, region: str, states: dict[dt.date, str], report: RunReport,
+              span: Callable[[psycopg.Connection, list[dt.date]], list[dt.date]] | None = None,
+              window_sql: sql.SQL = WINDOW_SQL, factor_names: Sequence[str] = FACTORS,
+              price_basis: str = "adjusted", lineage: dg.TableColumnLineage | None = None) -> Iterator:
+    """The run of one region's factor asset over its computable days `states` (day -> ohlcv state;
+    the others are already failures in `report`): `span(conn, days)` gives the window's sessions
+    (default: KRX trading days), `window_sql` its closes, `factor_names` the region's factors, `lineage`
+    the column lineage to the region's own bars (default: the catalogue's, the KR assets)."""
     # The whole run from ONE window read (its days + 252 trading days before the first); then, per
     # batch of BATCH_DAYS days, one cross-section read, the days' scores, ONE validation of all
     # their rows, and one transaction per day writing its 11 packed rows (factor_storage.py), in a
     # writer thread while the next days are computed.
-    report = RunReport()
     per_day: dict[str, list[dg.AssetCheckResult]] = {}
     with warehouse.connect(autocommit=True) as conn:
-        states = run_days(context, conn, REGION, report)
         days = sorted(states)
         if days:
             warehouse.ensure_month_partitions(factor_storage.TABLE, days)
             t0 = time.perf_counter()
-            window = Window(conn, days, REGION)
+            window = Window(conn, days, region, span(conn, days) if span else None, window_sql)
             read_seconds = (time.perf_counter() - t0) / len(days)
         table_md: dict = {}
         pending: dict[dt.date, dict] = {}  # day -> its metadata, completed once the day is written
-        with factor_storage.DayWriter(lambda: warehouse.connect(autocommit=True), REGION,
+        with factor_storage.DayWriter(lambda: warehouse.connect(autocommit=True), region,
                                       WRITE_AHEAD) as writer:
             for at in range(0, len(days), BATCH_DAYS):
                 batch = days[at:at + BATCH_DAYS]
                 t0 = time.perf_counter()
-                cross = read_cross(conn, batch[0], batch[-1], REGION)
+                cross = read_cross(conn, batch[0], batch[-1], region)
                 cross_seconds = (time.perf_counter() - t0) / len(batch)
-                scored_days = score_days(window, cross, batch)
+                scored_days = score_days(window, cross, batch, factor_names)
                 t0 = time.perf_counter()
-                refused = validate_days(scored_days, REGION)
+                refused = validate_days(scored_days, region)
                 validate_seconds = (time.perf_counter() - t0) / len(batch)
                 for scored in scored_days:
                     day, key = scored.day, scored.day.isoformat()
                     if day in refused:
                         report.failures.append(f"{key}: {refused[day]}")
-                        context.log.error(f"factor_scores {REGION} {day}: {refused[day]}")
+                        context.log.error(f"factor_scores {region} {day}: {refused[day]}")
                         continue
                     writer.put(day, scored.packed())
-                    errs, warns = check_scores(scored)
+                    errs, warns = check_scores(scored, factor_names)
                     per_day[key] = [
                         dg.AssetCheckResult(check_name="standardised", passed=not errs,
-                                            metadata={"failures": "\n".join(f"{REGION} {day} {e}" for e in errs[:20])
+                                            metadata={"failures": "\n".join(f"{region} {day} {e}" for e in errs[:20])
                                                       or "none"}),
                         dg.AssetCheckResult(check_name="coverage", passed=not warns,
                                             severity=dg.AssetCheckSeverity.WARN,
-                                            metadata={"failures": "\n".join(f"{REGION} {day} {w}" for w in warns[:30])
+                                            metadata={"failures": "\n".join(f"{region} {day} {w}" for w in warns[:30])
                                                       or "none"}),
                     ]
                     # partition_metadata's dict, the table's catalogue metadata looked up once per run
                     table_md = table_md or table_metadata("factor_scores")
+                    if lineage is not None:
+                        table_md["dagster/column_lineage"] = lineage
                     pending[day] = {
-                        **table_md, "preview": preview_table(scored.top("mom_12_1", 5).assign(region=REGION)[COLUMNS]),
-                        "date": key, "region": REGION, "price_basis": "adjusted", "ohlcv": states[day],
+                        **table_md, "preview": preview_table(scored.top(factor_names[0], 5).assign(region=region)[COLUMNS]),
+                        "date": key, "region": region, "price_basis": price_basis, "ohlcv": states[day],
                         "read_seconds_per_day": round(read_seconds, 4), "window_trading_days": len(window.span),
                         "window_rows": window.rows, "stocks": len(scored.tickers),
                         "compute_seconds": round(scored.seconds + cross_seconds, 4),
                         "validate_seconds": round(validate_seconds, 4)}
-                context.log.info(f"factor_scores {REGION} {batch[0]}..{batch[-1]}: {len(batch) - len(refused)} "
+                context.log.info(f"factor_scores {region} {batch[0]}..{batch[-1]}: {len(batch) - len(refused)} "
                                  f"days scored; per day: read {read_seconds + cross_seconds:.3f}s, compute "
                                  f"{sum(d.seconds for d in scored_days) / len(batch):.3f}s, "
                                  f"validate {validate_seconds:.3f}s")

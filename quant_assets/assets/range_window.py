@@ -16,6 +16,8 @@ an ex-date inside the window are multiplied by the factors of the later ex-dates
 latest date. A ticker without any ex-date in the span is exact raw prices (adjustment 1); the few
 tickers with ex-dates are computed per (ticker, day) from their own window, so a day's result does
 not depend on which range it was computed in (a ranged run equals the same days run one by one).
+The calendar and the ex-dates are KRX's and `adjustment_factors`' by default; an overseas region
+passes its sessions and its ex-date query to `load` (assets/overseas/ranges.py), the rest is shared.
 
 Rounding to 4 decimals is PostgreSQL's, reproduced exactly in numpy (`pg_round4`: float8 ->
 numeric prints 15 significant digits, round() is half away from zero; tested against the server),
@@ -31,6 +33,7 @@ import datetime as dt
 import decimal
 import io
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -41,6 +44,7 @@ from quant_assets.calendar import previous_trading_days, trading_days
 from quant_assets.resources import binary_copy
 
 WINDOW = 250
+Sessions = Callable[[dt.date, dt.date], list[dt.date]]  # a region's trading days in [start, end]
 
 BARS_SQL = sql.SQL(
     "COPY (SELECT date, ticker, close, high, low FROM ohlcv_data WHERE region = {region} AND timeframe = 'D' "
@@ -72,9 +76,13 @@ FROM range_stage
 """
 
 
-def span_for(days: list[dt.date]) -> list[dt.date]:
-    """The trading days a run over `days` reads: WINDOW - 1 before the first, through the last."""
-    return trading_days(previous_trading_days(days[0], WINDOW)[0], days[-1])
+def span_for(days: list[dt.date], sessions: Sessions | None = None) -> list[dt.date]:
+    """The trading days a run over `days` reads: WINDOW - 1 before the first, through the last.
+    `sessions(start, end)` is another region's calendar (assets/overseas/ranges.py); default KRX."""
+    if sessions is None:
+        return trading_days(previous_trading_days(days[0], WINDOW)[0], days[-1])
+    back = sessions(days[0] - dt.timedelta(days=int(WINDOW * 1.6) + 15), days[0])
+    return sessions(back[-WINDOW], days[-1])
 
 
 def read_bars(conn: psycopg.Connection, span: list[dt.date], region: str) -> pd.DataFrame:
@@ -337,11 +345,14 @@ def stage_and_insert(conn: psycopg.Connection, frame: pd.DataFrame, region: str)
     return conn.execute(STAGE_INSERT, {"region": region}).rowcount
 
 
-def load(conn: psycopg.Connection, days: list[dt.date], region: str) -> Bars:
-    """One bounded read for a run over `days`: bars and ex-dates of range + look-back."""
-    span = span_for(days)
+def load(conn: psycopg.Connection, days: list[dt.date], region: str, sessions: Sessions | None = None,
+         factors_sql: str = FACTORS_SQL) -> Bars:
+    """One bounded read for a run over `days`: bars and ex-dates of range + look-back. Another
+    region passes its calendar (`sessions`) and the query of its ex-dates (`factors_sql`, same
+    parameters (region, span start, span end) and columns (ticker, ex_date, factor) as FACTORS_SQL)."""
+    span = span_for(days, sessions)
     frame = read_bars(conn, span, region)
-    cur = conn.execute(FACTORS_SQL, (region, span[0], span[-1]))
+    cur = conn.execute(factors_sql, (region, span[0], span[-1]))
     factors = pd.DataFrame(cur.fetchall(), columns=["ticker", "ex_date", "factor"])
     return Bars(frame, factors, span)
 

@@ -342,12 +342,12 @@ class _RangeRunSchema(PriceRange52wSchema):
         unique = ["date", "ticker", "region"]
 
 
-def _table_rows(results: dict, days: list[dt.date]) -> dict:
+def _table_rows(results: dict, days: list[dt.date], region: str = REGION) -> dict:
     """day -> range_window.table_rows of its results, the run's days in one vectorised pass."""
     frames = [results[day] for day in days]
-    rows = range_window.table_rows(pd.concat(frames, ignore_index=True), REGION) if len(frames) > 1 else None
+    rows = range_window.table_rows(pd.concat(frames, ignore_index=True), region) if len(frames) > 1 else None
     if rows is None:  # one day, or a value beyond the exact path somewhere: day by day
-        return {day: range_window.table_rows(results[day], REGION) for day in days}
+        return {day: range_window.table_rows(results[day], region) for day in days}
     out, at = {}, 0
     for day, frame in zip(days, frames, strict=True):
         out[day] = rows.iloc[at:at + len(frame)].reset_index(drop=True)
@@ -355,16 +355,16 @@ def _table_rows(results: dict, days: list[dt.date]) -> dict:
     return out
 
 
-def _failure(rows, day: dt.date) -> str:
+def _failure(rows, day: dt.date, region: str = REGION) -> str:
     """The valid_rows failure text of one day's rows ("" when they pass)."""
     try:
         PriceRange52wSchema.validate(rows, lazy=True)
     except Exception as exc:  # pandera SchemaErrors: report, do not hide the partition
-        return f"{REGION} {day}: {str(exc)[:300]}"
+        return f"{region} {day}: {str(exc)[:300]}"
     return ""
 
 
-def _validate_days(rows_by_day: dict) -> dict[dt.date, str]:
+def _validate_days(rows_by_day: dict, region: str = REGION) -> dict[dt.date, str]:
     """day -> valid_rows failure text ("" = passed) of the rows about to be written: the run's
     days in one pandera pass; only when it fails, each day alone (as its rows read back, so the
     text is the one a day's own check gives)."""
@@ -376,7 +376,7 @@ def _validate_days(rows_by_day: dict) -> dict[dt.date, str]:
             return {day: "" for day in rows_by_day}
         except Exception:  # noqa: BLE001 - pandera SchemaErrors; the days' own texts below
             pass
-    return {day: "" if rows is None else _failure(range_window.as_read(rows), day)
+    return {day: "" if rows is None else _failure(range_window.as_read(rows), day, region)
             for day, rows in rows_by_day.items()}
 
 
