@@ -60,7 +60,10 @@ class Backlog:
 
 def spent_today(instance: dg.DagsterInstance, now: dt.datetime) -> int:
     midnight = now.astimezone(KST).replace(hour=0, minute=0, second=0, microsecond=0)
-    runs = instance.get_runs(filters=dg.RunsFilter(tags={TRICKLE_TAG: "krx"}, created_after=midnight))
+    # in UTC: the run storage compares created_after with its UTC timestamps as given, so a KST
+    # midnight (the previous day 15:00 UTC) passed as is matched no run from 00:00 to 09:00 KST
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={TRICKLE_TAG: "krx"},
+                                                   created_after=midnight.astimezone(dt.UTC)))
     return sum(int(r.tags.get(COST_TAG, 0)) for r in runs)
 
 

@@ -25,7 +25,7 @@ def test_trickle_spends_the_budget_newest_first_and_shows_the_eta(loaded, monkey
     warehouse, instance = loaded, dg.DagsterInstance.ephemeral()
     for day in DAYS:                      # etf_daily history is loaded: the trickle follows it
         instance.report_runless_asset_event(dg.AssetMaterialization("etf_daily", partition=day))
-    today = dt.date(2026, 12, 2)
+    today = dt.datetime.now(tz=trickle.KST).date()      # the KST day the sensor counts its budget in
     todo = trickle.backlog(instance, warehouse, today)
     assert todo.tracking == ["2024-02-01", "2024-01-01"]            # newest first
     assert [d for d, _ in todo.holdings] == sorted(DAYS[:-1], reverse=True)  # the newest day is the sensor's
