@@ -1,7 +1,7 @@
 """ETF analytics: published AUM, holdings (PDF), premium/discount and tracking error.
 
-- `etf_aum`: KRX's 순자산총액 for day D, published on D+1 morning; read from the `etf_daily` snapshot
-  when it already carries it (history), else one bulk request per day.
+- `etf_aum`: KRX's 순자산총액 for day D, published on D+1 morning; one bulk request per day, except in
+  a ranged run (backfill), which reads it from the `etf_daily` snapshot when that carries it.
 - `etf_holdings`: the PDF of every ETF listed on D (one request per ETF: KRX has no bulk PDF).
 - `etf_tracking`: computed from `etf_daily` in PostgreSQL — no source request.
 - `etf_tracking_krx`: what KRX publishes (괴리율, 추적오차율), month by month, beside ours.
@@ -83,12 +83,13 @@ def aum_frame(snapshot: pd.DataFrame, day: dt.date) -> pd.DataFrame:
 def etf_aum(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: Warehouse):
     # etf_details.aum follows etf_aum; a ranged run refreshes it with its last day only (sql/022)
     days = [dt.date.fromisoformat(k) for k in context.partition_keys]
-    stored = stored_snapshots(warehouse, days)
+    stored = stored_snapshots(warehouse, days) if len(days) > 1 else {}
 
     def process_day(day: dt.date) -> list[DayResult]:
-        # The AUM is a field of the same MDCSTAT04301 snapshot `etf_daily` stores: a day whose stored
-        # snapshot already carries it (history, or a snapshot fetched after publication) costs no
-        # request; otherwise (fetched on D before KRX published it) the snapshot is asked again.
+        # The AUM is a field of the same MDCSTAT04301 snapshot `etf_daily` stores: in a ranged run
+        # (a backfill) a day whose stored snapshot already carries it costs no request; a day
+        # fetched on D before KRX published it is asked again. A one-day run always asks KRX: it
+        # is the sensor's run or a user's re-run to correct that day.
         snapshot, source = stored.get(day), "KRX MDCSTAT04301 (INVSTASST_NETASST_TOTAMT, stored in etf_daily)"
         if snapshot is None:
             snapshot, source = krx.etf_daily(day), "KRX MDCSTAT04301 (INVSTASST_NETASST_TOTAMT)"
