@@ -127,20 +127,23 @@ def ohlcv_state(conn: psycopg.Connection, day: dt.date, region: str = REGION) ->
 STATES_SQL = """
 SELECT d.day,
        EXISTS (SELECT 1 FROM ohlcv_data WHERE region = %(r)s AND date = d.day AND timeframe = 'D') AS loaded,
-       EXISTS (SELECT 1 FROM partition_status WHERE asset = 'ohlcv' AND region = %(r)s
+       EXISTS (SELECT 1 FROM partition_status WHERE asset = %(a)s AND region = %(r)s
                AND partition_date = d.day AND status = 'market_closed') AS closed
 FROM unnest(%(days)s::date[]) AS d (day)
 """
 
 
-def ohlcv_states(conn: psycopg.Connection, days: Sequence[dt.date], region: str = REGION
-                 ) -> dict[dt.date, str | PartitionError]:
+def ohlcv_states(conn: psycopg.Connection, days: Sequence[dt.date], region: str = REGION, *,
+                 status_asset: str = "ohlcv", source: str = "ohlcv") -> dict[dt.date, str | PartitionError]:
     """`ohlcv_state` of many days in one round trip: day -> 'loaded' | 'market_closed', or the
-    InputMissing error of that day (a ranged run of 250 days asks once, not 250 times)."""
+    InputMissing error of that day (a ranged run of 250 days asks once, not 250 times). Another
+    region passes the partition_status asset of its daily bars (`overseas_ohlcv`) and the asset
+    that loads them (`source`, named in the error)."""
     out: dict[dt.date, str | PartitionError] = {}
-    for day, loaded, closed in conn.execute(STATES_SQL, {"r": region, "days": list(days)}).fetchall():
+    params = {"r": region, "a": status_asset, "days": list(days)}
+    for day, loaded, closed in conn.execute(STATES_SQL, params).fetchall():
         out[day] = ("loaded" if loaded else "market_closed" if closed else
-                    InputMissing(f"ohlcv for {region} {day} is not loaded; materialize ohlcv {day} first"))
+                    InputMissing(f"{status_asset} for {region} {day} is not loaded; materialize {source} {day} first"))
     return {day: out[day] for day in days}
 
 

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 
 import dagster as dg
 import numpy as np
@@ -131,7 +132,8 @@ WHERE region = %(region)s AND ex_date > %(start)s AND ex_date <= %(end)s
 
 
 def window_start(day: dt.date) -> dt.date:
-    """First trading day of D's look-back window."""
+    """First trading day of D's look-back window (KRX days; another region passes its own, e.g.
+    assets/overseas/technical.py, as `window` to compute / run_days)."""
     return previous_trading_days(day, LOOKBACK)[0]
 
 
@@ -162,11 +164,13 @@ def indicators_for(high: np.ndarray, low: np.ndarray, close: np.ndarray, volume:
     return out
 
 
-def compute(bars: Bars, factors: pd.DataFrame, days: list[dt.date], region: str) -> pd.DataFrame:
+def compute(bars: Bars, factors: pd.DataFrame, days: list[dt.date], region: str,
+            window: Callable[[dt.date], dt.date] = window_start) -> pd.DataFrame:
     """Indicators of every bar dated one of `days` (sorted), on each day's own share basis.
 
-    `bars` must hold every bar from window_start(days[0]) to days[-1]; `factors` the ex-dates in
-    that span. One TA-Lib pass per ticker over the whole span."""
+    `bars` must hold every bar from window(days[0]) to days[-1]; `factors` the ex-dates in
+    that span. One TA-Lib pass per ticker over the whole span. `window(D)`: the first session of
+    D's look-back in the region's calendar."""
     columns = ["ticker", "region", "date", *INDICATORS]
     if not len(bars):
         return pd.DataFrame(columns=columns)
@@ -198,7 +202,7 @@ def compute(bars: Bars, factors: pd.DataFrame, days: list[dt.date], region: str)
     wanted = np.array(days, dtype="datetime64[D]")
     rows = np.flatnonzero(np.isin(bars.date, wanted))
     row_dates = bars.date[rows]
-    starts_of_day = np.array([window_start(d) for d in days], dtype="datetime64[D]")
+    starts_of_day = np.array([window(d) for d in days], dtype="datetime64[D]")
     row_window = starts_of_day[np.searchsorted(wanted, row_dates)]
     # first row of the same ticker inside the row's window: search in (ticker code, date) order
     key = codes.astype(np.int64) * 100_000 + bars.date.astype(np.int64)
@@ -262,11 +266,18 @@ def write(conn: psycopg.Connection, region: str, frame: pd.DataFrame
         return written, failed
 
 
-def run_days(conn: psycopg.Connection, region: str, days: list[dt.date], log=None) -> RunReport:
+def run_days(conn: psycopg.Connection, region: str, days: list[dt.date], log=None, *,
+             window: Callable[[dt.date], dt.date] = window_start, status_asset: str = "ohlcv",
+             source: str = "ohlcv", adjusted: bool = True) -> RunReport:
     """Compute and write the indicators of `days` (sorted trading days), chunk by chunk: one
-    read of the chunk plus its look-back, one TA-Lib pass per ticker, one write."""
+    read of the chunk plus its look-back, one TA-Lib pass per ticker, one write.
+
+    KR by default. Another region passes its look-back (`window(D)`: first session of D's window
+    in its own calendar), the partition_status asset of its daily bars and the asset loading them
+    (inputs-missing / market-closed), and `adjusted=False` when it has no adjustment_factors
+    (raw prices: assets/overseas/technical.py)."""
     report = RunReport()
-    states = ohlcv_states(conn, days, region)
+    states = ohlcv_states(conn, days, region, status_asset=status_asset, source=source)
     for day, state in states.items():
         if isinstance(state, PartitionError):
             report.failures.append(f"{day}: {state}")
@@ -281,11 +292,12 @@ def run_days(conn: psycopg.Connection, region: str, days: list[dt.date], log=Non
         if not loaded:
             continue
         t0 = time.perf_counter()
-        start = window_start(loaded[0])
+        start = window(loaded[0])
         bars = read_bars(conn, region, start, loaded[-1])
-        factors = read_factors(conn, region, start, loaded[-1])
+        factors = (read_factors(conn, region, start, loaded[-1]) if adjusted
+                   else pd.DataFrame(columns=["ticker", "ex_date", "factor"]))
         t1 = time.perf_counter()
-        frame, invalid = _validated(compute(bars, factors, loaded, region), loaded)
+        frame, invalid = _validated(compute(bars, factors, loaded, region, window), loaded)
         t2 = time.perf_counter()
         written, failed = write(conn, region, frame)
         t3 = time.perf_counter()
@@ -304,7 +316,7 @@ def run_days(conn: psycopg.Connection, region: str, days: list[dt.date], log=Non
                 "ohlcv_data", rows, result.head(5), TA_SCHEMA, date=key, region=region, ohlcv="loaded",
                 rows_updated=rows, rows_changed=changed, coverage=dg.MetadataValue.json(cov), look_back_days=LOOKBACK,
                 coverage_ma20=cov["ma20"], coverage_ma200=cov["ma200"], coverage_macd=cov["macd"],
-                price_basis=f"split-adjusted to {key}", **per_day,
+                price_basis=f"split-adjusted to {key}" if adjusted else "raw", **per_day,
             )
         if log:
             log.info(f"technical_analysis {region} {loaded[0]}..{loaded[-1]}: {len(written)} day(s), "
