@@ -17,8 +17,9 @@ from the days that exist (metadata `missing_days`). Buckets are months, quarters
 exchange's time zone (Dagster maps daily to monthly partitions only within one time zone), with
 end_offset 1 like the KR ones, so the current bucket exists and aggregates the days loaded so far.
 
-The indicator columns (ma5_start, ma20_end, ma60_end, rsi_14_end) stay NULL: technical
-indicators are not computed for overseas bars yet.
+The indicator columns (ma5_start, ma20_end, ma60_end, rsi_14_end) come from the region's
+`overseas_technical_{x}` indicators (raw prices, assets/overseas/technical.py): the buckets depend
+on them and, like the KR buckets, wait for the newest day's indicators once its bars landed.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from quant_assets.assets.aggregates import (
+    AGGREGATE_CONDITION,
     RunReport,
     aggregate_schema,
     bucket_checks,
@@ -37,9 +39,9 @@ from quant_assets.assets.aggregates import (
     run_summary,
 )
 from quant_assets.assets.bucket_sql import BUCKET_COLUMN, missing_days, refresh_buckets
-from quant_assets.assets.daily import BUCKET_CONDITION
 from quant_assets.assets.overseas import calendars
 from quant_assets.assets.overseas.bars import OHLCV_ASSETS, STATUS_ASSET
+from quant_assets.assets.overseas.technical import TECHNICAL_ASSETS
 from quant_assets.config import start_date
 from quant_assets.resources.warehouse import Warehouse
 
@@ -101,24 +103,24 @@ def build_bucket_asset(table: str, region: str) -> dg.AssetsDefinition:
         name=name,
         partitions_def=partitions_def,
         # the current bucket's later days do not exist yet (see assets/aggregates.py, #13)
-        deps=[dg.AssetDep(daily, partition_mapping=dg.TimeWindowPartitionMapping(
-            allow_nonexistent_upstream_partitions=True))],
+        deps=[dg.AssetDep(key, partition_mapping=dg.TimeWindowPartitionMapping(
+            allow_nonexistent_upstream_partitions=True)) for key in (daily, TECHNICAL_ASSETS[region].key)],
         kinds={"postgres", "sql"},
         group_name="global",
         description=(
             f"{period.capitalize()} bars of region {region} per ticker (table `{table}`, rows with region "
             f"{region}, PK (ticker, region, {bucket})) from the RAW daily bars of `{daily.to_user_string()}` "
             f"in local currency: first open, max high, min low, last close, summed volume and traded value, "
-            f"trading-day count, first/last trading date{extra}; indicator columns NULL (no overseas "
-            f"indicators yet). {period.capitalize()}s in {calendars.TIMEZONE[region]}; one SQL statement "
+            f"trading-day count, first/last trading date{extra}; indicator columns from "
+            f"`{TECHNICAL_ASSETS[region].key.to_user_string()}`. {period.capitalize()}s in {calendars.TIMEZONE[region]}; one SQL statement "
             f"per run; the current {period} aggregates the days loaded so far."
         ),
         metadata={"dagster/table_name": f"quant.public.{table}", "price_basis": "raw", "region": region},
         backfill_policy=dg.BackfillPolicy.single_run(),
-        # The KR buckets' condition without its wait for the newest day's indicators (there is no
-        # overseas technical_analysis): requested when one of the bucket's days changed and no
-        # daily run of the region is in progress (assets/daily.py BUCKET_CONDITION).
-        automation_condition=BUCKET_CONDITION,
+        # The KR buckets' condition (assets/aggregates.py): requested when one of the bucket's days
+        # changed, waiting while a daily run of the region is in progress and for the newest day's
+        # indicators once its bars landed (a failed newest bar holds nothing back).
+        automation_condition=AGGREGATE_CONDITION,
         check_specs=checks,
     )
     def _asset(context, warehouse: Warehouse):  # context: AssetExecutionContext
