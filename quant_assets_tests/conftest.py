@@ -52,6 +52,13 @@ def simulator():
     srv.stop()
 
 
+@pytest.fixture(scope="module")
+def osim(simulator):
+    """The simulator with its overseas market built (once: the exchange calendars take seconds)."""
+    _ = simulator.kis.overseas.m
+    return simulator
+
+
 @pytest.fixture()
 def sim(simulator):
     """The session simulator with faults, sessions and clock reset around each test."""

@@ -12,12 +12,6 @@ from quant_assets.assets.overseas import bars, fx, indices, universe
 from quant_assets.resources.kis import KISClient
 
 
-@pytest.fixture(scope="module")
-def osim(simulator):
-    _ = simulator.kis.overseas.m   # build the overseas market once (calendars take seconds)
-    return simulator
-
-
 @pytest.fixture()
 def env(osim, warehouse, tmp_path):
     osim.clear_faults()

@@ -15,12 +15,6 @@ from quant_assets.resources import overseas_parsing as OP
 from quant_assets.resources.kis import KISClient
 
 
-@pytest.fixture(scope="module")
-def osim(simulator):
-    _ = simulator.kis.overseas.m  # build the overseas market once (calendars take seconds)
-    return simulator
-
-
 @pytest.fixture()
 def kis(osim, tmp_path):
     osim.clear_faults()

@@ -16,16 +16,11 @@ import pytest
 from quant_assets.assets.overseas import aggregates, bars, fx, universe
 from quant_assets.resources.kis import KISClient
 from quant_assets.resources.warehouse import Warehouse
+from quant_assets_tests.overseas_support import checks, run
 
 MONTH = "2025-06-01"
 US_DAYS = [k for k in bars.calendars.partitions("US").get_partition_keys() if "2025-06-01" <= k <= "2025-06-30"]
 VN_DAYS = [k for k in bars.calendars.partitions("VN").get_partition_keys() if "2025-06-02" <= k <= "2025-06-06"]
-
-
-@pytest.fixture(scope="module")
-def osim(simulator):
-    _ = simulator.kis.overseas.m   # build the overseas market once (calendars take seconds)
-    return simulator
 
 
 @pytest.fixture()
@@ -34,18 +29,6 @@ def env(osim, warehouse, tmp_path):
     osim.reset_sessions()
     yield {"kis": KISClient(base_url=osim.kis_url, token_cache_dir=str(tmp_path)), "warehouse": warehouse}, warehouse
     osim.clear_faults()
-
-
-def run(resources, assets, keys):
-    if len(keys) == 1:
-        return dg.materialize(assets, resources=resources, partition_key=keys[0], raise_on_error=False)
-    tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
-    return dg.materialize(assets, resources=resources, tags=tags, raise_on_error=False)
-
-
-def checks(result) -> dict[str, bool]:
-    return {e.event_specific_data.check_name: e.event_specific_data.passed for e in result.all_events
-            if e.event_type_value == "ASSET_CHECK_EVALUATION"}
 
 
 def load(resources, region, keys):

@@ -17,17 +17,12 @@ import pytest
 from quant_assets.assets.factors import factor_scores
 from quant_assets.assets.overseas import bars, calendars, factors, universe
 from quant_assets.calendar import trading_day_partitions
+from quant_assets_tests.overseas_support import checks, run
 
 SYMBOL = "NVDA"          # the simulator splits it 10:1 (README: adjusted and raw differ before it)
 SESSIONS = 66            # 64 closes for mom_3, 61 for low_vol_60, a little slack
 ROWS_SQL = ("SELECT date, ticker, region, factor_name, raw_value, score, percentile, market, market_score, "
             "market_percentile FROM factor_scores WHERE region = %s ORDER BY date, factor_name, ticker")
-
-
-@pytest.fixture(scope="module")
-def osim(simulator):
-    _ = simulator.kis.overseas.m   # build the overseas market once (calendars take seconds)
-    return simulator
 
 
 @pytest.fixture()
@@ -38,18 +33,6 @@ def env(osim, warehouse, tmp_path):
     osim.reset_sessions()
     yield {"kis": KISClient(base_url=osim.kis_url, token_cache_dir=str(tmp_path)), "warehouse": warehouse}, warehouse
     osim.clear_faults()
-
-
-def run(resources, assets, keys):
-    if len(keys) == 1:
-        return dg.materialize(assets, resources=resources, partition_key=keys[0], raise_on_error=False)
-    tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
-    return dg.materialize(assets, resources=resources, tags=tags, raise_on_error=False)
-
-
-def checks(result) -> dict[str, bool]:
-    return {e.event_specific_data.check_name: e.event_specific_data.passed for e in result.all_events
-            if e.event_type_value == "ASSET_CHECK_EVALUATION"}
 
 
 def failure_message(result) -> str:

@@ -17,14 +17,9 @@ import pytest
 from quant_assets.assets.overseas import bars, calendars, ranges, universe
 from quant_assets.calendar import trading_day_partitions
 from quant_assets.resources.kis import KISClient
+from quant_assets_tests.overseas_support import checks, run
 
 ROWS_SQL = "SELECT * FROM price_range_52w ORDER BY region, date, ticker"
-
-
-@pytest.fixture(scope="module")
-def osim(simulator):
-    _ = simulator.kis.overseas.m   # build the overseas market once (calendars take seconds)
-    return simulator
 
 
 @pytest.fixture()
@@ -33,19 +28,6 @@ def env(osim, warehouse, tmp_path):
     osim.reset_sessions()
     yield {"kis": KISClient(base_url=osim.kis_url, token_cache_dir=str(tmp_path)), "warehouse": warehouse}, warehouse
     osim.clear_faults()
-
-
-def run(resources, assets, keys, instance=None):
-    if len(keys) == 1:
-        return dg.materialize(assets, resources=resources, partition_key=keys[0], raise_on_error=False,
-                              instance=instance)
-    tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
-    return dg.materialize(assets, resources=resources, tags=tags, raise_on_error=False, instance=instance)
-
-
-def checks(result) -> dict[str, bool]:
-    return {e.event_specific_data.check_name: e.event_specific_data.passed for e in result.all_events
-            if e.event_type_value == "ASSET_CHECK_EVALUATION"}
 
 
 def load(resources, region, keys):

@@ -26,12 +26,6 @@ RESOLVED_INDICES = {"US": ["SPX", "COMP", ".DJI"], "JP": ["JP#NI225"], "HK": ["H
 RESOLVED_FX = {"USD": "FX@KRW", "HKD": "FX@KRWHK", "CNY": "FX@KRWCN", "JPY": "FX@KRWJS", "VND": "FX@KRWVN"}
 
 
-@pytest.fixture(scope="module")
-def osim(simulator):
-    _ = simulator.kis.overseas.m   # build the overseas market once (calendars take seconds)
-    return simulator
-
-
 @pytest.fixture()
 def kis(osim, tmp_path):
     osim.clear_faults()

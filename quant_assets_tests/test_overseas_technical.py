@@ -23,17 +23,12 @@ from quant_assets.assets.overseas import aggregates, bars, technical, universe
 from quant_assets.calendar import trading_days
 from quant_assets.resources.kis import KISClient
 from quant_assets.resources.warehouse import Warehouse
+from quant_assets_tests.overseas_support import run
 
 US_DAYS = [k for k in bars.calendars.partitions("US").get_partition_keys() if "2025-06-01" <= k <= "2025-06-30"]
 VN_DAYS = [k for k in bars.calendars.partitions("VN").get_partition_keys() if "2025-06-02" <= k <= "2025-06-06"]
 KR_FIRST, KR_LAST = dt.date(2025, 6, 2), dt.date(2025, 6, 18)   # KRX sessions, all of them US sessions too
 INDICATORS = technical.INDICATORS
-
-
-@pytest.fixture(scope="module")
-def osim(simulator):
-    _ = simulator.kis.overseas.m   # build the overseas market once (calendars take seconds)
-    return simulator
 
 
 @pytest.fixture()
@@ -42,14 +37,6 @@ def env(osim, warehouse, tmp_path):
     osim.reset_sessions()
     yield {"kis": KISClient(base_url=osim.kis_url, token_cache_dir=str(tmp_path)), "warehouse": warehouse}, warehouse
     osim.clear_faults()
-
-
-def run(resources, assets, keys, instance=None):
-    if len(keys) == 1:
-        return dg.materialize(assets, resources=resources, partition_key=keys[0], raise_on_error=False,
-                              instance=instance)
-    tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
-    return dg.materialize(assets, resources=resources, tags=tags, raise_on_error=False, instance=instance)
 
 
 def load(resources, region, keys):
