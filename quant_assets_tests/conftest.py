@@ -60,6 +60,19 @@ def osim(simulator):
 
 
 @pytest.fixture()
+def env(osim, warehouse, tmp_path):
+    """Overseas tests: (resources, warehouse), a KIS client on the simulator (its own token cache)
+    and the empty warehouse, faults and sessions cleared before and after. Modules that need
+    another shape define their own `env`."""
+    from quant_assets.resources.kis import KISClient
+
+    osim.clear_faults()
+    osim.reset_sessions()
+    yield {"kis": KISClient(base_url=osim.kis_url, token_cache_dir=str(tmp_path)), "warehouse": warehouse}, warehouse
+    osim.clear_faults()
+
+
+@pytest.fixture()
 def sim(simulator):
     """The session simulator with faults, sessions and clock reset around each test."""
     simulator.clear_faults()

@@ -13,27 +13,13 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from quant_assets.assets.overseas import aggregates, bars, fx, universe
-from quant_assets.resources.kis import KISClient
+from quant_assets.assets.overseas import aggregates, bars, fx
 from quant_assets.resources.warehouse import Warehouse
-from quant_assets_tests.overseas_support import checks, run
+from quant_assets_tests.overseas_support import checks, load, run
 
 MONTH = "2025-06-01"
 US_DAYS = [k for k in bars.calendars.partitions("US").get_partition_keys() if "2025-06-01" <= k <= "2025-06-30"]
 VN_DAYS = [k for k in bars.calendars.partitions("VN").get_partition_keys() if "2025-06-02" <= k <= "2025-06-06"]
-
-
-@pytest.fixture()
-def env(osim, warehouse, tmp_path):
-    osim.clear_faults()
-    osim.reset_sessions()
-    yield {"kis": KISClient(base_url=osim.kis_url, token_cache_dir=str(tmp_path)), "warehouse": warehouse}, warehouse
-    osim.clear_faults()
-
-
-def load(resources, region, keys):
-    assert dg.materialize([universe.UNIVERSE_ASSETS[region]], resources=resources).success
-    assert run(resources, [bars.OHLCV_ASSETS[region]], keys).success
 
 
 BUCKET_SQL = ("SELECT ticker, region, month, open, high, low, close, volume, value, trading_days, first_date, "
@@ -183,7 +169,8 @@ def test_krw_close_divides_by_the_quote_unit_and_refuses_stale_rates(env):
 
 def test_buckets_follow_their_days_through_automation():
     """Declarative automation requests the region's buckets once its daily bars land (and no
-    other region's), in the same tick: there is no indicator asset to wait for."""
+    other region's), in the same tick (the indicator assets are left out of these definitions, so
+    there is no newest-day indicator to wait for)."""
     us_daily = bars.OHLCV_ASSETS["US"].key
     defs = dg.Definitions(
         assets=[*(dg.AssetSpec(bars.OHLCV_ASSETS[r].key, partitions_def=bars.calendars.partitions(r))

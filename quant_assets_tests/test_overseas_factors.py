@@ -17,26 +17,12 @@ import pytest
 from quant_assets.assets.factors import factor_scores
 from quant_assets.assets.overseas import bars, calendars, factors, universe
 from quant_assets.calendar import trading_day_partitions
-from quant_assets_tests.overseas_support import checks, run
+from quant_assets_tests.overseas_support import checks, failure_message, run
 
 SYMBOL = "NVDA"          # the simulator splits it 10:1 (README: adjusted and raw differ before it)
 SESSIONS = 66            # 64 closes for mom_3, 61 for low_vol_60, a little slack
 ROWS_SQL = ("SELECT date, ticker, region, factor_name, raw_value, score, percentile, market, market_score, "
             "market_percentile FROM factor_scores WHERE region = %s ORDER BY date, factor_name, ticker")
-
-
-@pytest.fixture()
-def env(osim, warehouse, tmp_path):
-    from quant_assets.resources.kis import KISClient
-
-    osim.clear_faults()
-    osim.reset_sessions()
-    yield {"kis": KISClient(base_url=osim.kis_url, token_cache_dir=str(tmp_path)), "warehouse": warehouse}, warehouse
-    osim.clear_faults()
-
-
-def failure_message(result) -> str:
-    return next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE").event_specific_data.error.message
 
 
 def test_us_factor_scores_from_us_bars_us_cross_section_rerun_and_missing_day(osim, env):

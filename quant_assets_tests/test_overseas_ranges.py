@@ -14,25 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quant_assets.assets.overseas import bars, calendars, ranges, universe
+from quant_assets.assets.overseas import bars, calendars, ranges
 from quant_assets.calendar import trading_day_partitions
-from quant_assets.resources.kis import KISClient
-from quant_assets_tests.overseas_support import checks, run
+from quant_assets_tests.overseas_support import checks, failure_message, load, run
 
 ROWS_SQL = "SELECT * FROM price_range_52w ORDER BY region, date, ticker"
-
-
-@pytest.fixture()
-def env(osim, warehouse, tmp_path):
-    osim.clear_faults()
-    osim.reset_sessions()
-    yield {"kis": KISClient(base_url=osim.kis_url, token_cache_dir=str(tmp_path)), "warehouse": warehouse}, warehouse
-    osim.clear_faults()
-
-
-def load(resources, region, keys):
-    assert dg.materialize([universe.UNIVERSE_ASSETS[region]], resources=resources).success
-    assert run(resources, [bars.OHLCV_ASSETS[region]], keys).success
 
 
 def keys_between(region: str, first: dt.date, last: dt.date) -> list[str]:
@@ -134,10 +120,6 @@ def test_us_range_matches_its_bars_split_adjusted_never_mixes_regions_and_reruns
     pd.testing.assert_frame_equal(us_rows, after)
     kr_rows = wh.read_frame("SELECT ticker, close::float8 AS close FROM price_range_52w WHERE region = 'KR'")
     assert kr_rows.to_dict("records") == [{"ticker": "005930", "close": 5000.0}]
-
-
-def failure_message(result) -> str:
-    return next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE").event_specific_data.error.message
 
 
 def test_missing_input_day_fails_alone_by_name_and_a_recorded_closure_is_not_missing(env):

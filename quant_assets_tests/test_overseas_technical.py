@@ -19,29 +19,15 @@ import psycopg
 import pytest
 
 from quant_assets.assets.daily import DAILY_DERIVED_CONDITION
-from quant_assets.assets.overseas import aggregates, bars, technical, universe
+from quant_assets.assets.overseas import aggregates, bars, technical
 from quant_assets.calendar import trading_days
-from quant_assets.resources.kis import KISClient
 from quant_assets.resources.warehouse import Warehouse
-from quant_assets_tests.overseas_support import run
+from quant_assets_tests.overseas_support import failure_message, load, run
 
 US_DAYS = [k for k in bars.calendars.partitions("US").get_partition_keys() if "2025-06-01" <= k <= "2025-06-30"]
 VN_DAYS = [k for k in bars.calendars.partitions("VN").get_partition_keys() if "2025-06-02" <= k <= "2025-06-06"]
 KR_FIRST, KR_LAST = dt.date(2025, 6, 2), dt.date(2025, 6, 18)   # KRX sessions, all of them US sessions too
 INDICATORS = technical.INDICATORS
-
-
-@pytest.fixture()
-def env(osim, warehouse, tmp_path):
-    osim.clear_faults()
-    osim.reset_sessions()
-    yield {"kis": KISClient(base_url=osim.kis_url, token_cache_dir=str(tmp_path)), "warehouse": warehouse}, warehouse
-    osim.clear_faults()
-
-
-def load(resources, region, keys):
-    assert dg.materialize([universe.UNIVERSE_ASSETS[region]], resources=resources).success
-    assert run(resources, [bars.OHLCV_ASSETS[region]], keys).success
 
 
 def stored(wh, region: str) -> pd.DataFrame:
@@ -156,10 +142,6 @@ def test_us_indicators_match_an_independent_computation_never_mix_regions_and_re
     assert month.at["AAPL", "ma20_end"] == pytest.approx(last.at["AAPL", "ma20"], rel=1e-12)
     assert month.at["AAPL", "rsi_14_end"] == pytest.approx(last.at["AAPL", "rsi_14"], rel=1e-12)
     assert month["ma5_start"].isna().all()                               # 06-02 has 1 bar of history
-
-
-def failure_message(result) -> str:
-    return next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE").event_specific_data.error.message
 
 
 def test_missing_input_day_fails_alone_by_name_and_a_recorded_closure_is_not_missing(env):

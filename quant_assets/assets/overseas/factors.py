@@ -44,7 +44,7 @@ import psycopg
 from psycopg import sql
 
 from quant_assets.assets import factors
-from quant_assets.assets.aggregates import InputMissing, RunReport
+from quant_assets.assets.aggregates import InputMissing, RunReport, ohlcv_states
 from quant_assets.assets.daily import DAILY_DERIVED_CONDITION
 from quant_assets.assets.overseas import calendars
 from quant_assets.assets.overseas.bars import OHLCV_ASSETS, STATUS_ASSET
@@ -60,15 +60,6 @@ WINDOW_SQL = sql.SQL(
     "WHERE region = {region} AND timeframe = 'D' AND asset_type = 'STOCK' AND date >= {start} AND date <= {day}) "
     "TO STDOUT (FORMAT csv)"
 )
-# per run day: the region's bars are loaded, or the day is recorded closed for the region's bars
-# (aggregates.STATES_SQL with the overseas status asset)
-STATES_SQL = """
-SELECT d.day,
-       EXISTS (SELECT 1 FROM ohlcv_data WHERE region = %(r)s AND date = d.day AND timeframe = 'D') AS loaded,
-       EXISTS (SELECT 1 FROM partition_status WHERE asset = %(a)s AND region = %(r)s
-               AND partition_date = d.day AND status = 'market_closed') AS closed
-FROM unnest(%(days)s::date[]) AS d (day)
-"""
 # days the region's bars asset recorded closed (and that have no bars): not sessions of the window
 CLOSED_SQL = """
 SELECT p.partition_date FROM partition_status p
@@ -80,17 +71,6 @@ WHERE p.asset = %(a)s AND p.region = %(r)s AND p.status = 'market_closed' AND p.
 
 def asset_name(region: str) -> str:
     return f"overseas_factor_scores_{region.lower()}"
-
-
-def input_states(conn: psycopg.Connection, region: str, days: list[dt.date]) -> dict[dt.date, str | InputMissing]:
-    """day -> 'loaded' | 'market_closed' (for `overseas_ohlcv` in the region), or the InputMissing
-    error naming the asset to materialize, in one round trip."""
-    source = OHLCV_ASSETS[region].key.to_user_string()
-    found = {day: (loaded, closed) for day, loaded, closed in
-             conn.execute(STATES_SQL, {"r": region, "a": STATUS_ASSET, "days": days}).fetchall()}
-    return {day: "loaded" if found[day][0] else "market_closed" if found[day][1] else
-            InputMissing(f"{STATUS_ASSET} for {region} {day} is not loaded; materialize {source} {day} first")
-            for day in days}
 
 
 def window_sessions(conn: psycopg.Connection, region: str, days: list[dt.date]) -> list[dt.date]:
@@ -151,7 +131,8 @@ def build_factor_asset(region: str) -> dg.AssetsDefinition:
         days = [dt.date.fromisoformat(k) for k in context.partition_keys]
         states: dict[dt.date, str] = {}
         with warehouse.connect(autocommit=True) as conn:
-            for day, state in input_states(conn, region, days).items():
+            for day, state in ohlcv_states(conn, days, region, status_asset=STATUS_ASSET,
+                                           source=OHLCV_ASSETS[region].key.to_user_string()).items():
                 if isinstance(state, InputMissing):
                     report.failures.append(f"{day.isoformat()}: {state}")
                     context.log.error(f"{day.isoformat()}: {state}")

@@ -47,13 +47,12 @@ import functools
 import time
 
 import dagster as dg
-import psycopg
 
 from quant_assets.assets import range_window
 from quant_assets.assets.aggregates import (
-    InputMissing,
     PartitionError,
     RunReport,
+    ohlcv_states,
     partition_metadata,
     read,
 )
@@ -89,29 +88,9 @@ WHERE pc IS NOT NULL AND abs(factor - 1) > {FACTOR_TOLERANCE} AND abs(ln(a / pa)
 ORDER BY ticker, ex_date
 """
 
-STATES_SQL = """
-SELECT d.day,
-       EXISTS (SELECT 1 FROM ohlcv_data WHERE region = %(r)s AND date = d.day AND timeframe = 'D') AS loaded,
-       EXISTS (SELECT 1 FROM partition_status WHERE asset = %(a)s AND region = %(r)s
-               AND partition_date = d.day AND status = 'market_closed') AS closed
-FROM unnest(%(days)s::date[]) AS d (day)
-"""
-
-
 def asset_name(region: str) -> str:
     """'US' -> `overseas_price_range_52w_us`."""
     return f"overseas_price_range_52w_{region.lower()}"
-
-
-def input_states(conn: psycopg.Connection, region: str, days: list[dt.date], source: str
-                 ) -> dict[dt.date, str | PartitionError]:
-    """day -> 'loaded' | 'market_closed' | the InputMissing error naming region, day and `source`."""
-    out: dict[dt.date, str | PartitionError] = {}
-    params = {"r": region, "a": STATUS_ASSET, "days": days}
-    for day, loaded, closed in conn.execute(STATES_SQL, params).fetchall():
-        out[day] = ("loaded" if loaded else "market_closed" if closed else InputMissing(
-            f"{STATUS_ASSET} for {region} {day} is not loaded; materialize {source} {day} first"))
-    return out
 
 
 def build_range_asset(region: str) -> dg.AssetsDefinition:
@@ -152,7 +131,8 @@ def build_range_asset(region: str) -> dg.AssetsDefinition:
         with warehouse.connect(autocommit=True) as conn:
             asked = [dt.date.fromisoformat(k) for k in context.partition_keys]
             states: dict[dt.date, str] = {}
-            for day, state in input_states(conn, region, asked, daily.to_user_string()).items():
+            for day, state in ohlcv_states(conn, asked, region, status_asset=STATUS_ASSET,
+                                           source=daily.to_user_string()).items():
                 if isinstance(state, PartitionError):
                     report.failures.append(f"{day.isoformat()}: {state}")
                     context.log.error(f"{day.isoformat()}: {state}")
