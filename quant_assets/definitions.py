@@ -9,7 +9,7 @@ import os
 
 import dagster as dg
 
-from quant_assets import automation, checks, legacy_import
+from quant_assets import automation, checks, legacy_import, windows
 from quant_assets.assets import (
     aggregates,
     etf,
@@ -69,7 +69,7 @@ defs = dg.Definitions(
     asset_checks=[*checks.CHECKS, *ranges.CHECKS, *factors.CHECKS, *aggregates.CHECKS, *fundamentals.CHECKS,
                   *statements.CHECKS],
     jobs=[legacy_import.legacy_import_job, *statements.JOBS, *storage_schedule.JOBS],
-    sensors=[*automation.SENSORS, *overseas.SENSORS],
+    sensors=[*automation.SENSORS, *overseas.SENSORS, windows.build_window_sensor(ASSETS)],
     schedules=[*automation.SCHEDULES, *statements.SCHEDULES, *storage_schedule.SCHEDULES],
     resources=resources(),
     # Steps of a run execute one after another in the run's own process. Our steps wait on a

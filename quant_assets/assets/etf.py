@@ -39,6 +39,8 @@ from quant_assets.resources.krx import KRXClient
 from quant_assets.resources.warehouse import Warehouse, refresh_etf_latest
 from quant_assets.schemas.etf import EtfAumSchema, EtfHoldingsSchema
 from quant_assets.schemas.validation import validate
+from quant_assets.tracking import WINDOWS
+from quant_assets.windows import window_metadata
 
 REGION = "KR"
 DATA_SOURCE = "KRX"
@@ -233,7 +235,7 @@ def etf_holdings(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: W
                 "tracking error (annualised stdev of NAV return − multiple × index return) and tracking "
                 "difference over the same windows. Computed from `etf_daily`; leveraged/inverse ETFs "
                 "against their multiple of the daily index return.",
-    metadata={"dagster/table_name": "quant.public.etf_tracking"},
+    metadata={**window_metadata(max(WINDOWS) + 1, ["etf_daily"]), "dagster/table_name": "quant.public.etf_tracking"},
 )
 def etf_tracking(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     # The whole range from one read per chunk of 250 days, one write per chunk (etf_tracking_run.py).

@@ -82,6 +82,7 @@ from quant_assets.metadata import table_metadata
 from quant_assets.resources.warehouse import Warehouse
 from quant_assets.schemas.derived import FactorScoresSchema
 from quant_assets.schemas.validation import validate
+from quant_assets.windows import window_metadata
 
 HISTORY = 253  # closes t-252 .. t
 MIN_COVERAGE = 0.8
@@ -526,7 +527,8 @@ def check_scores(scored: DayScores, factor_names: Sequence[str] = FACTORS) -> tu
         "market_score/market_percentile within the stock's exchange; winsorised 1/99%, z-scored. Factors need "
         ">=80% of their window."
     ),
-    metadata={"dagster/table_name": "quant.public.factor_scores", "price_basis": "adjusted"},
+    metadata={**window_metadata(HISTORY, [OHLCV, "adjustment_factors"]),
+              "dagster/table_name": "quant.public.factor_scores", "price_basis": "adjusted"},
     backfill_policy=dg.BackfillPolicy.single_run(),
     # stock_list (unpartitioned) refreshes daily; it must not re-trigger a week of partitions.
     automation_condition=DAILY_DERIVED_CONDITION.ignore(dg.AssetSelection.assets("stock_list")),

@@ -52,6 +52,7 @@ from quant_assets.assets.derived_run import combined, emit_days, run_days
 from quant_assets.calendar import previous_trading_days, trading_day_partitions, trading_days
 from quant_assets.resources.warehouse import Warehouse, lock_partition, refresh_etf_latest, run_after
 from quant_assets.schemas.derived import PriceRange52wSchema
+from quant_assets.windows import window_metadata
 
 WINDOW = 250
 # |factor - 1| must exceed this AND |base_price - prior_close| must exceed one price tick, so a
@@ -414,7 +415,8 @@ def _validate_days(rows_by_day: dict, region: str = REGION) -> dict[dt.date, str
         "use the bars that exist (`days_in_window`). Keeps etf_details.week_52_* current (refresh_etf_latest) "
         "in the same transaction."
     ),
-    metadata={"dagster/table_name": "quant.public.price_range_52w", "price_basis": "adjusted to D"},
+    metadata={**window_metadata(WINDOW, [OHLCV, "adjustment_factors"]),
+              "dagster/table_name": "quant.public.price_range_52w", "price_basis": "adjusted to D"},
     backfill_policy=dg.BackfillPolicy.single_run(),
     automation_condition=DAILY_DERIVED_CONDITION,
     check_specs=[dg.AssetCheckSpec(

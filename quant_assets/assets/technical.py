@@ -80,6 +80,7 @@ from quant_assets.calendar import previous_trading_days, trading_day_partitions
 from quant_assets.resources.warehouse import Warehouse
 from quant_assets.schemas.derived import TechnicalIndicatorsSchema
 from quant_assets.schemas.validation import validate
+from quant_assets.windows import window_metadata
 
 LOOKBACK = 300     # trading days of bars behind day D's indicators (D included)
 CHUNK_DAYS = 250   # days of a ranged run computed per read-and-compute pass
@@ -340,7 +341,8 @@ def run_days(conn: psycopg.Connection, region: str, days: list[dt.date], log=Non
         "ma200 with fewer than 200 bars); never defaulted. (Spock's `technical_analysis` table of stages and "
         "scores is a different thing, filled by imports.)"
     ),
-    metadata={"dagster/table_name": "quant.public.ohlcv_data", "columns": ", ".join(INDICATORS),
+    metadata={**window_metadata(LOOKBACK, [OHLCV, "adjustment_factors"]),
+              "dagster/table_name": "quant.public.ohlcv_data", "columns": ", ".join(INDICATORS),
               "price_basis": "adjusted to D", "look_back_days": LOOKBACK},
     backfill_policy=dg.BackfillPolicy.single_run(),
     # Re-runs when ohlcv for the day is rewritten (re-ingesting a day resets its indicator columns).

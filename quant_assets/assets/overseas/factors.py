@@ -50,6 +50,7 @@ from quant_assets.assets.overseas import calendars
 from quant_assets.assets.overseas.bars import OHLCV_ASSETS, STATUS_ASSET
 from quant_assets.assets.overseas.universe import UNIVERSE_ASSETS
 from quant_assets.resources.warehouse import Warehouse
+from quant_assets.windows import window_metadata
 
 # The factors an overseas region has (see the module docstring for the others).
 OVERSEAS_FACTORS = factors.PRICE_FACTORS
@@ -113,7 +114,8 @@ def build_factor_asset(region: str) -> dg.AssetsDefinition:
             "No size, value, dividend or quality factors: overseas bars carry no market cap and there are no "
             "historical overseas fundamentals (a snapshot would be look-ahead). Factors need >=80% of their window."
         ),
-        metadata={"dagster/table_name": "quant.public.factor_scores", "price_basis": PRICE_BASIS, "region": region},
+        metadata={**window_metadata(factors.HISTORY, [daily]),
+                  "dagster/table_name": "quant.public.factor_scores", "price_basis": PRICE_BASIS, "region": region},
         backfill_policy=dg.BackfillPolicy.single_run(),
         # the universe (unpartitioned) refreshes daily; it must not re-trigger a week of partitions
         automation_condition=DAILY_DERIVED_CONDITION.ignore(dg.AssetSelection.assets(universe)),

@@ -70,6 +70,7 @@ from quant_assets.assets.ranges import (
     _validate_days,
 )
 from quant_assets.resources.warehouse import Warehouse, lock_partition
+from quant_assets.windows import window_metadata
 
 PRICE_BASIS = "split-adjusted to D (ex-dates from adj_close / close)"
 
@@ -114,7 +115,8 @@ def build_range_asset(region: str) -> dg.AssetsDefinition:
             "adj_close / close changes and the raw close jumps while the adjusted one does not; earlier bars x "
             "that factor; D's close raw, local currency. Short histories use the bars that exist."
         ),
-        metadata={"dagster/table_name": "quant.public.price_range_52w", "price_basis": PRICE_BASIS,
+        metadata={**window_metadata(WINDOW, [daily]),
+                  "dagster/table_name": "quant.public.price_range_52w", "price_basis": PRICE_BASIS,
                   "region": region},
         backfill_policy=dg.BackfillPolicy.single_run(),
         automation_condition=DAILY_DERIVED_CONDITION,

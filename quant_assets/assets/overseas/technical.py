@@ -43,6 +43,7 @@ from quant_assets.assets.overseas import calendars
 from quant_assets.assets.overseas.bars import OHLCV_ASSETS, STATUS_ASSET
 from quant_assets.assets.technical import INDICATORS, LOOKBACK, run_days
 from quant_assets.resources.warehouse import Warehouse
+from quant_assets.windows import window_metadata
 
 
 def asset_name(region: str) -> str:
@@ -76,7 +77,8 @@ def build_technical_asset(region: str) -> dg.AssetsDefinition:
             f"ending at D, only the bars of `{daily.to_user_string()}`. NULL = the indicator's window is not yet "
             "filled; never defaulted."
         ),
-        metadata={"dagster/table_name": "quant.public.ohlcv_data", "columns": ", ".join(INDICATORS),
+        metadata={**window_metadata(LOOKBACK, [daily]),
+                  "dagster/table_name": "quant.public.ohlcv_data", "columns": ", ".join(INDICATORS),
                   "price_basis": "raw", "look_back_days": LOOKBACK, "region": region},
         backfill_policy=dg.BackfillPolicy.single_run(),
         # as technical_analysis: re-runs when the region's bars of the day are rewritten
