@@ -230,9 +230,12 @@ def test_conversion_sql_is_generated_from_the_catalogue(database_url):
         text = [str(s) for s in layout.conversion_sql(layout.OHLCV, cols, [])]
     assert text[0] == "ALTER TABLE ohlcv_data RENAME TO ohlcv_hot"
     view = next(s for s in text if s.startswith("CREATE VIEW ohlcv_data"))
-    assert "c.ma5[d.idx] AS ma5" in view and "UNION ALL" in view
+    assert "WHEN c.ma5_s4 IS NOT NULL THEN (c.ma5_s4[d.idx]::float8 / 10000::float8)" in view
+    assert "ELSE c.ma5[d.idx] END AS ma5" in view and "UNION ALL" in view
     cold = next(s for s in text if s.startswith("CREATE TABLE ohlcv_cold ("))
     assert "open numeric(20,4)[]" in cold and "volume bigint[]" in cold
+    assert "open_u4 int4[]" in cold and "volume_s4 int4[]" in cold and "currency_k character(3)" in cold
+    assert "ALTER TABLE ohlcv_cold SET (toast_tuple_target = 128)" in text
 
 
 def test_timescaledb_sql_is_detected_and_what_runs_without_it_runs(database_url):

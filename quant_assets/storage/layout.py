@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from quant_assets.storage import encoding
+
 
 @dataclass(frozen=True)
 class Spec:
@@ -115,29 +117,50 @@ def value_columns(spec: Spec, cols: list[Column]) -> list[Column]:
     return [c for c in cols if c.name not in scalar]
 
 
+def column_encodings(spec: Spec, cols: list[Column]) -> dict[str, list[encoding.Encoding]]:
+    """Value column -> its encodings (encoding.py), most compact first."""
+    return {c.name: encoding.encodings(c.name, c.type, spec.present, c.name == spec.present)
+            for c in value_columns(spec, cols)}
+
+
 def cold_select(spec: Spec, cols: list[Column], where: str = "") -> str:
     """The cold rows in the table's column order (the view's second branch)."""
-    values = {c.name for c in value_columns(spec, cols)}
+    encs = column_encodings(spec, cols)
     items = []
     for c in cols:
         if c.name == spec.date_col:
             items.append(f"d.date AS {c.name}")
-        elif c.name in values:
-            items.append(f"c.{c.name}[d.idx] AS {c.name}")
+        elif c.name in encs:
+            items.append(f"{encoding.decode(c.name, encs[c.name])} AS {c.name}")
         else:
             items.append(f"c.{c.name}")
+    present = encoding.decode(spec.present, encs[spec.present])
     return (f"SELECT {', '.join(items)}\n  FROM {spec.cold} c JOIN {spec.days} d "
-            f"ON d.region = c.region AND d.month = c.month\n WHERE c.{spec.present}[d.idx] IS NOT NULL{where}")
+            f"ON d.region = c.region AND d.month = c.month\n WHERE ({present}) IS NOT NULL{where}")
+
+
+# A cold row (~21 days x ~30 arrays) is 1-4 kB: TOAST only looks at rows over 2 kB and then
+# stops once under toast_tuple_target, pushing the rest out of line (an extra index lookup per
+# array read). A low target with STORAGE MAIN makes pglz try every array in line, and keeps them
+# in the heap page unless the row still exceeds a page.
+TOAST_TUPLE_TARGET = 128
+ARRAY_STORAGE = "MAIN"
+
+
+def toast_sql(spec: Spec, encs: dict[str, list[encoding.Encoding]]) -> list[str]:
+    arrays = [f"{name}{e.suffix}" for name, es in encs.items() for e in es if e.ctype.endswith("[]")]
+    return [f"ALTER TABLE {spec.cold} SET (toast_tuple_target = {TOAST_TUPLE_TARGET})",
+            f"ALTER TABLE {spec.cold} " + ", ".join(f"ALTER COLUMN {a} SET STORAGE {ARRAY_STORAGE}" for a in arrays)]
 
 
 def conversion_sql(spec: Spec, cols: list[Column], dependents: list[tuple[str, str]]) -> list[str]:
     """Statements converting `spec.table` (a month-partitioned table) into the compacted layout."""
     names = [c.name for c in cols]
     by_name = {c.name: c for c in cols}
-    vals = value_columns(spec, cols)
+    encs = column_encodings(spec, cols)
     group_defs = ", ".join(f"{g} {by_name[g].type}{' NOT NULL' if by_name[g].notnull else ''}"
                            for g in spec.group)
-    array_defs = ",\n    ".join(f"{c.name} {c.type}[]" for c in vals)
+    array_defs = ",\n    ".join(f"{name}{e.suffix} {e.ctype}" for name, es in encs.items() for e in es)
     region_type = by_name["region"].type
     out = [
         f"ALTER TABLE {spec.table} RENAME TO {spec.hot}",
@@ -148,7 +171,8 @@ def conversion_sql(spec: Spec, cols: list[Column], dependents: list[tuple[str, s
     region {region_type} NOT NULL, month date NOT NULL, {group_defs},
     {array_defs},
     UNIQUE NULLS NOT DISTINCT (region, month, {', '.join(spec.group)}))""",
-    ] + [f"CREATE INDEX {spec.cold}_{ix[0]}_idx ON {spec.cold} ({', '.join(ix)})" for ix in spec.indexes] + [
+    ] + toast_sql(spec, encs) + [
+        f"CREATE INDEX {spec.cold}_{ix[0]}_idx ON {spec.cold} ({', '.join(ix)})" for ix in spec.indexes] + [
         f"CREATE VIEW {spec.table} AS\nSELECT {', '.join(names)} FROM {spec.hot}\nUNION ALL\n"
         + cold_select(spec, cols),
     ]
@@ -189,8 +213,8 @@ def comments(spec: Spec, cols: list[Column]) -> list:
         (spec.cold, "region", "Market (regions.region)."),
         (spec.cold, "month", "First day of the compacted month."),
     ] + [(spec.cold, g, f"{g} of the rows (as in {spec.table}.{g}).") for g in spec.group] + [
-        (spec.cold, c.name, f"{spec.table}.{c.name} ({c.type}) of each trading day of the month, by idx.")
-        for c in value_columns(spec, cols)
+        (spec.cold, f"{name}{e.suffix}", _encoded_comment(spec, name, e))
+        for name, es in column_encodings(spec, cols).items() for e in es
     ]:
         out.append(sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
             sql.Identifier(table), sql.Identifier(col), lit(text)))
@@ -199,6 +223,12 @@ def comments(spec: Spec, cols: list[Column]) -> list:
             "Moves one (region, month) between the hot rows and the compact cold rows of "
             f"{spec.table}, in the caller's transaction; returns the rows moved.")))
     return out
+
+
+def _encoded_comment(spec: Spec, name: str, e: encoding.Encoding) -> str:
+    what = (f"{spec.table}.{name} when every present day of the row has this one value" if e.scalar else
+            f"{spec.table}.{name} of each trading day of the month, by idx, as {e.ctype}")
+    return f"{what}; read as {e.decode} (NULL unless this encoding was chosen, encoding.py)."
 
 
 def _lock(spec: Spec) -> str:
@@ -227,13 +257,13 @@ END $fn$"""
 
 
 def compact_function(spec: Spec, cols: list[Column]) -> str:
-    vals = value_columns(spec, cols)
+    encs = column_encodings(spec, cols)
+    targets = [f"{name}{e.suffix}" for name, es in encs.items() for e in es]
     # One text key per group (NULL marked): DISTINCT, joins and sorts on it hash and compare as
     # text, not through the group columns' own operators (timeframe's are SQL functions).
     key = "concat_ws(E'\\x1f', " + ", ".join(f"coalesce(h.{g}::text, E'\\x1e')" for g in spec.group) + ")"
     group = ", ".join(f"(array_agg(k.{g}))[1]" for g in spec.group)
-    arrays = ",\n           ".join(
-        f"CASE WHEN count(h.{c.name}) = 0 THEN NULL ELSE array_agg(h.{c.name} ORDER BY k.idx) END" for c in vals)
+    arrays = ",\n           ".join(x for name, es in encs.items() for x in encoding.encode(name, es))
     dc = spec.date_col
     # enable_nestloop off: the generic plan of a plpgsql statement cannot see how many rows a month
     # has, and a nested loop over (cells x rows) is quadratic; every join here wants hashing.
@@ -241,7 +271,7 @@ def compact_function(spec: Spec, cols: list[Column]) -> str:
 LANGUAGE plpgsql SET enable_nestloop = off AS $fn$
 DECLARE
     n bigint; v_end date := (p_month + interval '1 month')::date; v_part regclass; v_raw bigint;
-    v_part_rows bigint; v_bytes bigint;
+    v_part_rows bigint; v_bytes bigint; v_size bigint;
 BEGIN
     {_lock(spec)}
     IF EXISTS (SELECT 1 FROM storage_periods WHERE table_name = '{spec.table}'
@@ -256,12 +286,13 @@ BEGIN
     SELECT tableoid::regclass INTO v_part FROM {spec.hot} WHERE {dc} >= p_month AND {dc} < v_end LIMIT 1;
     SELECT count(*) INTO v_part_rows FROM {spec.hot} WHERE {dc} >= p_month AND {dc} < v_end;
     v_raw := (pg_total_relation_size(v_part) * n / v_part_rows);
+    v_size := pg_total_relation_size('{spec.cold}') + pg_total_relation_size('{spec.days}');
     INSERT INTO {spec.days} (region, month, idx, date)
     SELECT p_region, p_month, row_number() OVER (ORDER BY s.{dc}), s.{dc}
       FROM (SELECT DISTINCT {dc} FROM {spec.hot} WHERE region = p_region AND {dc} >= p_month AND {dc} < v_end) s;
     -- The month's rows once (with their day index), then every (group, day) cell: hash joins on
     -- small materialised sets, one sort feeding every array_agg.
-    INSERT INTO {spec.cold} (region, month, {', '.join(spec.group)}, {', '.join(c.name for c in vals)})
+    INSERT INTO {spec.cold} (region, month, {', '.join(spec.group)}, {', '.join(targets)})
     WITH m AS MATERIALIZED (
         SELECT h.*, d.idx, {key} AS group_key FROM {spec.hot} h
           JOIN {spec.days} d ON d.region = p_region AND d.month = p_month AND d.date = h.{dc}
@@ -273,11 +304,13 @@ BEGIN
       FROM cell k LEFT JOIN m h ON h.idx = k.idx AND h.group_key = k.group_key
      GROUP BY k.group_key;
     DELETE FROM {spec.hot} WHERE region = p_region AND {dc} >= p_month AND {dc} < v_end;
-    SELECT coalesce(sum(pg_column_size(c.*) + 4), 0)
-           + (SELECT count(*) * 40 FROM {spec.days} WHERE region = p_region AND month = p_month)
-      INTO v_bytes FROM {spec.cold} c WHERE c.region = p_region AND c.month = p_month;
-    -- index share: ~ (key bytes + 16) per cold row, two indexes
-    v_bytes := v_bytes + (SELECT count(*) * 2 * 40 FROM {spec.cold} WHERE region = p_region AND month = p_month);
+    -- What the month really added on disk: the growth of the cold and day tables, every fork, TOAST
+    -- and index included; never less than its rows' own bytes (rows that filled space an
+    -- un-compacted month freed add no pages, yet take that space).
+    v_bytes := pg_total_relation_size('{spec.cold}') + pg_total_relation_size('{spec.days}') - v_size;
+    v_bytes := greatest(v_bytes, (SELECT coalesce(sum(pg_column_size(c.*) + 4), 0) FROM {spec.cold} c
+                                   WHERE c.region = p_region AND c.month = p_month)
+                               + (SELECT count(*) * 40 FROM {spec.days} WHERE region = p_region AND month = p_month));
     INSERT INTO storage_periods (table_name, region, period, rows, raw_bytes, compacted_bytes)
     VALUES ('{spec.table}', p_region, p_month, n, v_raw, v_bytes);
     RETURN n;
