@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from quant_assets.backfill import DEFAULT_ROOTS, TRICKLE_ASSETS, PlanError
-from quant_assets.calendar import KST, trading_days
+from quant_assets.calendar import KST, published, trading_days
 
 __all__ = ["DEFAULT_ROOTS", "TRICKLE_ASSETS", "PlanError", "plan"]
 
@@ -130,13 +130,14 @@ def plan(graph, assets: Sequence[str], start: dt.date, end: dt.date,
     asset to its materialized keys (a bool for an unpartitioned asset). A bucket (month, quarter,
     year) that is built already is targeted again when the backfill loads one of its days: its bar
     would otherwise lack them."""
-    days = trading_days(start, end)
+    now = now or dt.datetime.now(tz=KST)
+    all_days = trading_days(start, end)
     loading: set[str] = set()       # trading days some daily asset of the backfill still loads
     for name in assets:
         pdef = graph.get(dg.AssetKey(name)).partitions_def
         if isinstance(pdef, dg.DailyPartitionsDefinition):
             have = materialized.get(name) or set()
-            loading |= {d.isoformat() for d in days} - set(have)
+            loading |= {d.isoformat() for d in all_days if published(name, d, now)} - set(have)
     targets = []
     for name in assets:
         pdef = graph.get(dg.AssetKey(name)).partitions_def
@@ -146,12 +147,12 @@ def plan(graph, assets: Sequence[str], start: dt.date, end: dt.date,
             continue
         if not isinstance(pdef, dg.TimeWindowPartitionsDefinition):
             raise PlanError(f"{name}: only time-partitioned assets can be backfilled by date range")
-        keys = keys_containing(pdef, days, now)
+        keys = keys_containing(pdef, [d for d in all_days if published(name, d, now)], now)
         have = set(materialized.get(name) or set())
         if not isinstance(pdef, dg.DailyPartitionsDefinition):
             have -= set(keys_containing(pdef, sorted(dt.date.fromisoformat(d) for d in loading), now))
         missing = [k for k in keys if k not in have]
-        with dg.partition_loading_context(effective_dt=now or dt.datetime.now(tz=KST)):
+        with dg.partition_loading_context(effective_dt=now):
             order = pdef.get_partition_keys()
         targets.append(AssetTarget(name, tuple(contiguous_ranges(missing, order)), len(missing),
                                    len(keys) - len(missing)))

@@ -56,6 +56,27 @@ def previous_trading_days(day: dt.date, n: int) -> list[dt.date]:
     return days[-n:] if n > 0 else []
 
 
+# When KRX publishes trading day D's data (KST): (days after D, time). A backfill never asks for
+# a day before this, so `quant backfill` at 02:00 does not request yesterday's AUM (published on
+# the morning of D+1) and fail it; the publication sensors request it once it is out.
+PUBLISHED_AT = {
+    "ohlcv": (0, dt.time(15, 45)),
+    "etf_daily": (0, dt.time(15, 45)),
+    "stock_fundamentals": (0, dt.time(15, 45)),
+    "etf_holdings": (0, dt.time(18, 0)),
+    "etf_aum": (1, dt.time(6, 0)),
+}
+
+
+def published(asset: str, day: dt.date, now: dt.datetime) -> bool:
+    """Whether `asset`'s data of trading day `day` is published at `now` (assets without a
+    publication time: always)."""
+    if asset not in PUBLISHED_AT:
+        return True
+    lag, at = PUBLISHED_AT[asset]
+    return dt.datetime.combine(day + dt.timedelta(days=lag), at, tzinfo=KST) <= now
+
+
 def now_kst() -> dt.datetime:
     return dt.datetime.now(tz=KST)
 

@@ -142,3 +142,18 @@ def test_progress_counts_rate_and_eta():
     done = backfill.progress_of({**status, "status": "COMPLETED_SUCCESS"})
     assert done.finished and not done.succeeded   # two partitions failed: exit code 1
     assert backfill.backfill_link("http://h:3420/graphql", "abc") == "http://h:3420/runs/b/abc?tab=partitions"
+
+
+def test_a_day_is_requested_only_once_its_data_is_published(graph):
+    """Late on Friday its prices are out but its AUM is not (KRX publishes AUM the morning after):
+    a backfill ending that day loads Friday's bars and leaves its AUM to the sensor instead of
+    failing that partition; once the AUM is out (Monday 02:00) it is part of the backfill."""
+    yesterday, today = dt.date(2026, 2, 27), dt.date(2026, 3, 2)      # Friday, Monday
+    early = dt.datetime.combine(today, dt.time(2, 0), tzinfo=KST)
+    friday_night = dt.datetime.combine(yesterday, dt.time(23, 0), tzinfo=KST)
+    start = dt.date(2026, 2, 23)
+    by = {t.asset: t for t in backfill_plan.plan(graph, ["ohlcv", "etf_aum"], start, yesterday, {}, friday_night)}
+    assert by["ohlcv"].ranges == (("2026-02-23", "2026-02-27"),)
+    assert by["etf_aum"].ranges == (("2026-02-23", "2026-02-26"),)
+    by = {t.asset: t for t in backfill_plan.plan(graph, ["ohlcv", "etf_aum"], start, yesterday, {}, early)}
+    assert by["etf_aum"].ranges == (("2026-02-23", "2026-02-27"),)
