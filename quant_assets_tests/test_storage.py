@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from quant_assets import migrations
-from quant_assets.resources.warehouse import Warehouse
+from quant_assets.resources.warehouse import PartitionWrite, Warehouse
 from quant_assets.storage import compact_closed_periods, layout, storage_report, summarise, uncompact_period
 from quant_assets_tests.seed_statements import STATEMENTS, sql_for_driver
 
@@ -33,7 +33,8 @@ def load(url: str) -> None:
     wh = Warehouse(database_url=url)
     wh.ensure_month_partitions("ohlcv_data", DAYS)
     wh.ensure_month_partitions("etf_holdings", DAYS)
-    wh.ensure_month_partitions("price_range_52w", DAYS)
+    for table in ("price_range_52w", "etf_daily", "etf_aum", "etf_tracking"):
+        wh.ensure_month_partitions(table, DAYS)
     ind = ", ".join("CASE WHEN (t + d.i) % 3 > 0 THEN (t * 1.25 + d.i / 7.0)::float8 END" for _ in INDICATORS)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
@@ -72,7 +73,33 @@ def load(url: str) -> None:
                 WHERE NOT (s = 12 AND d.i % 9 < 4)              -- a line that comes and goes
                   AND NOT (e = 40 AND d.i < 50)""")
         conn.execute("UPDATE etf_holdings SET created_at = '2024-05-01 00:00+00'")
+        conn.execute(ETF_SERIES)
         conn.execute("ANALYZE")
+
+
+# The other compacted daily series (layout._daily specs): ETF rows with gaps, NULLs and one
+# value too wide for int4; 52-week ranges for every day but the one ranges.RANGE_INSERT writes.
+ETF_SERIES = """
+INSERT INTO etf_daily (date, ticker, close, nav, aum, listed_units, market_cap, index_close, index_change_pct, region)
+SELECT d.date, lpad(e::text, 6, '0'), 10000 + e + d.i, 10000.25 + e + d.i / 4.0,
+       CASE WHEN d.i % 5 = 0 THEN NULL ELSE 1e10 + e * d.i END, 1000000 + e, NULL, 2500.5 + d.i, (d.i % 9) * 0.11, 'KR'
+  FROM d CROSS JOIN generate_series(37, 40) e WHERE NOT (e = 40 AND d.i < 50);
+INSERT INTO etf_aum (date, ticker, aum, nav_x_units, units_x_close, listed_units, region)
+SELECT d.date, lpad(e::text, 6, '0'), 1e10 + e * d.i, 1e10 + e, CASE WHEN e = 38 THEN NULL ELSE 5e9 END, 1000000 + e, 'KR'
+  FROM d CROSS JOIN generate_series(37, 40) e;
+INSERT INTO etf_tracking (date, ticker, multiple, premium_discount_pct, premium_discount_avg_20d, tracking_error_20d,
+                          tracking_diff_20d, days_in_window, region)
+SELECT d.date, lpad(e::text, 6, '0'), CASE WHEN e = 39 THEN -2 ELSE 1 END, (d.i % 13) * 0.0123 - 0.05,
+       CASE WHEN d.i > 20 THEN 0.0101 * e END, CASE WHEN d.i > 20 THEN 0.5 + d.i * 0.0001 END, 0.02, least(d.i, 250), 'KR'
+  FROM d CROSS JOIN generate_series(37, 40) e WHERE d.i % 7 <> 3;
+INSERT INTO price_range_52w (date, ticker, close, days_in_window, window_start, high_close, high_close_date, low_close,
+                             low_close_date, high_52w, high_52w_date, low_52w, low_52w_date, pct_from_high_close,
+                             pct_from_low_close, pct_from_high, pct_from_low, region)
+SELECT d.date, lpad(t::text, 6, '0'), 1000 + t * d.i, d.i, DATE '2024-01-02', 1000 + t * d.i, d.date, 1000 + t, DATE '2024-01-02',
+       CASE WHEN t % 3 = 0 THEN NULL ELSE 1100 + t * d.i END, CASE WHEN t % 3 = 0 THEN NULL ELSE d.date END,
+       900 + t, DATE '2024-01-02', 0, round(100.0 * t * (d.i - 1) / (1000 + t), 4), -1.25, 3.5, 'KR'
+  FROM d CROSS JOIN generate_series(1, 36) t WHERE d.date <> DATE '2024-02-14';
+"""
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +119,7 @@ def pair(database_url):
             admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
+SERIES = ("ohlcv_data", "etf_holdings", "etf_daily", "etf_aum", "etf_tracking", "price_range_52w")
 SEED_QUERIES = [s for s in STATEMENTS if s.kind in ("query", "dml") and not s.finding]
 
 
@@ -124,6 +152,12 @@ def platform_queries() -> list[tuple[str, str, dict]]:
          "WHERE stock_ticker = '000005' AND as_of_date = %(day)s ORDER BY weight DESC", p),
         ("everything ohlcv", "SELECT * FROM ohlcv_data", p),
         ("everything holdings", "SELECT * FROM etf_holdings", p),
+        ("everything etf_daily", "SELECT * FROM etf_daily", p),
+        ("everything etf_aum", "SELECT * FROM etf_aum", p),
+        ("everything etf_tracking", "SELECT * FROM etf_tracking", p),
+        ("everything price_range_52w", "SELECT * FROM price_range_52w", p),
+        ("52-week range on a day", "SELECT ticker, high_52w, low_52w FROM price_range_52w WHERE region = 'KR' "
+         "AND date = %(prior)s", p),
     ]
 
 
@@ -153,7 +187,8 @@ def assert_same(ref: str, cmp: str, step: str) -> None:
     differing = [k for k in a if a[k] != b[k]]
     assert not differing, f"{step}: {differing}"
     assert sum(1 for v in a.values() if isinstance(v, list) and v) >= 25, "too few queries returned rows"
-    for must in ("everything ohlcv", "everything holdings", "stock to ETFs on a day", "ranges.RANGE_INSERT",
+    for must in ("everything ohlcv", "everything holdings", "everything etf_daily", "everything etf_aum",
+                 "everything etf_tracking", "everything price_range_52w", "52-week range on a day", "stock to ETFs on a day", "ranges.RANGE_INSERT",
                  "aggregates.bucket_insert(monthly)", "etf.PREVIOUS_WEIGHTS", "factors.CROSS_SQL", "ohlcv_adjusted"):
         assert isinstance(a[must], list) and a[must], (step, must, a[must])
 
@@ -165,6 +200,13 @@ def correct_day(url: str, day: dt.date) -> None:
     frame["volume"] = frame["volume"] + 7
     frame = frame[frame["ticker"] != "000011"]          # a line the source no longer reports
     wh.replace_partition("ohlcv_data", frame, where={"region": "KR", "date": day})
+    # bars and ETF rows of one fetch: binary COPY into two compacted months, one transaction
+    bars = wh.read_frame("SELECT * FROM ohlcv_data WHERE region = 'KR' AND date = %s", (day,))
+    etfs = wh.read_frame("SELECT * FROM etf_daily WHERE region = 'KR' AND date = %s", (day,))
+    etfs["nav"] = etfs["nav"] + 1
+    where = {"region": "KR", "date": day}
+    wh.replace_partitions([PartitionWrite("ohlcv_data", bars, where=where, encoded=wh.encode("ohlcv_data", bars)),
+                           PartitionWrite("etf_daily", etfs, where=where, encoded=wh.encode("etf_daily", etfs))])
     with psycopg.connect(url) as conn:   # an indicator UPDATE as technical_analysis writes it
         conn.execute("UPDATE ohlcv_data o SET ma5 = 42.5, rsi_14 = NULL FROM (VALUES ('000004')) t (ticker) "
                      "WHERE o.ticker = t.ticker AND o.region = 'KR' AND o.date = %s", (day - dt.timedelta(days=1),))
@@ -179,7 +221,7 @@ def test_compaction_is_transparent(pair):
     ref, cmp = pair
     result = compact_closed_periods(cmp, before=BEFORE)
     assert result["tables"]["ohlcv_data"]["converted"] and result["tables"]["etf_holdings"]["converted"]
-    assert cold_periods(cmp) == {(t, m) for t in ("ohlcv_data", "etf_holdings") for m in MONTHS[:3]}
+    assert cold_periods(cmp) == {(t, m) for t in SERIES for m in MONTHS[:3]}
     with psycopg.connect(cmp) as conn:
         assert conn.execute("SELECT count(*) FROM ohlcv_hot WHERE date < %s", (BEFORE,)).fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM etf_holdings_hot WHERE as_of_date < %s", (BEFORE,)).fetchone()[0] == 0
@@ -190,6 +232,7 @@ def test_compaction_is_transparent(pair):
     for url in pair:                                 # the same correction in both
         correct_day(url, dt.date(2024, 2, 14))
     assert ("ohlcv_data", MONTHS[1]) not in cold_periods(cmp)       # un-compacted by the write
+    assert ("etf_daily", MONTHS[1]) not in cold_periods(cmp) and ("etf_daily", MONTHS[0]) in cold_periods(cmp)
     assert ("ohlcv_data", MONTHS[0]) in cold_periods(cmp)
     assert_same(ref, cmp, "after correcting a compacted day")
 

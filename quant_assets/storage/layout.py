@@ -80,7 +80,22 @@ HOLDINGS = Spec(
            "daily values (shares, market value, weights, rank) as arrays aligned to the month's PDF "
            "days (etf_holdings_cold_days)")
 
-SPECS = {OHLCV.table: OHLCV, HOLDINGS.table: HOLDINGS}
+
+
+def _daily(table: str, short: str, present: str, what: str) -> Spec:
+    """A (ticker, region, date)-keyed daily series: one cold row per (region, month, ticker)."""
+    return Spec(table=table, hot=f"{short}_hot", cold=f"{short}_cold", date_col="date", group=("ticker",),
+                key=("ticker", "region", "date"), present=present, indexes=(("ticker", "region", "month"),),
+                layout=f"per (region, month, ticker): {what} as arrays aligned to the month's trading days "
+                       f"({short}_cold_days)")
+
+
+RANGE_52W = _daily("price_range_52w", "price_range_52w", "close", "the day's 52-week range columns")
+ETF_DAILY = _daily("etf_daily", "etf_daily", "close", "close, NAV, AUM, units, index close")
+ETF_TRACKING = _daily("etf_tracking", "etf_tracking", "multiple", "premium/discount and tracking statistics")
+ETF_AUM = _daily("etf_aum", "etf_aum", "aum", "AUM and its components")
+
+SPECS = {s.table: s for s in (OHLCV, HOLDINGS, RANGE_52W, ETF_DAILY, ETF_TRACKING, ETF_AUM)}
 
 
 @dataclass(frozen=True)
