@@ -156,3 +156,22 @@ def test_status_report_counts_loaded_days_with_a_failed_rerun(sim, warehouse):
     row = report.iloc[0]
     assert (row["status"], row["partitions"], row["with_error"]) == ("loaded", 1, 1)
     assert row["latest_error"].startswith("source_error") and "005930" in row["latest_error"]
+
+
+def test_ranged_run_whose_last_day_fails_still_refreshes_the_latest_figures(sim, warehouse):
+    """etf_details' volume/value averages are refreshed in the ranged run's last day's transaction;
+    when that day fails they must still follow the days that landed, not stay as before the run."""
+    from quant_assets.assets import reference
+
+    assert run([reference.etf_list], sim, warehouse).success
+    sim.set_faults({"rules": [{"source": "krx", "bld": "MDCSTAT01501", "date": DAYS[2].replace("-", ""),
+                               "fault": "corrupt", "kind": "dash_price", "ticker": "005930", "field": "TDD_HGPRC"}]})
+    result = run([prices.daily_prices], sim, warehouse, tags=range_tags(DAYS[0], DAYS[2]))
+    sim.clear_faults()
+    assert not result.success and day_counts(warehouse, DAYS[2]) == (0, 0)
+    both = warehouse.read_frame(
+        "SELECT d.ticker, d.avg_daily_volume, b.v FROM etf_details d JOIN (SELECT ticker, round(avg(volume), 2) AS v "
+        "FROM ohlcv_data WHERE region = 'KR' AND asset_type = 'ETF' GROUP BY ticker) b USING (ticker) "
+        "WHERE d.region = 'KR'")
+    assert len(both) > 10 and both["avg_daily_volume"].notna().all()
+    assert (both["avg_daily_volume"].astype(float) == both["v"].astype(float)).all()

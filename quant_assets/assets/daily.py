@@ -106,6 +106,7 @@ def for_each_trading_day(
     status_assets: Sequence[str],
     region: str = "KR",
     day_checks: Callable[[dt.date, Sequence[DayResult]], Sequence[dg.AssetCheckResult]] | None = None,
+    after_range: Callable[[list[dt.date]], None] | None = None,
 ) -> Iterator:
     """Call `process_day` for every partition key of the run and report each day separately.
 
@@ -119,6 +120,10 @@ def for_each_trading_day(
 
     `day_checks(day, results)`, if given, returns the check results (of the asset's check_specs)
     for a day that landed; they are recorded per partition (assets/reporting.py).
+
+    `after_range(landed_days)`, if given, runs once after the loop, before the outputs are
+    reported, with the days that landed in order (e.g. a refresh the last day's transaction would
+    have done, when that day failed).
     """
     keys = list(context.partition_keys)
     stream = len(keys) > 1
@@ -163,4 +168,7 @@ def for_each_trading_day(
         yield from land(key, [(result.asset_key, day_metadata(result, day, warehouse, region)) for result in results])
         if day_checks is not None:
             checked[key] = day_checks(day, results)
+    if after_range is not None:
+        after_range([dt.date.fromisoformat(k) for k in keys if k in landed and landed[k]
+                     and all(m.get("status") == "loaded" for _, m in landed[k])])
     yield from report_partitions(context, landed, failures, logged=stream, partition_checks=checked)

@@ -98,6 +98,12 @@ def daily_prices(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: W
         warehouse.replace_partitions(writes, after=after)
         return results
 
+    def refresh_if_last_failed(landed: list[dt.date]) -> None:
+        # the last day's transaction did not run (it failed): refresh from the newest that landed
+        if OHLCV in selected and landed and landed[-1] != days[-1]:
+            warehouse.execute(*refresh_etf_latest(REGION, ["ohlcv_data"], landed[-1]))
+
     names = [k.to_user_string() for k in sorted(selected)]
     with Prefetcher(days, prepare_day, depth=prefetch_depth()) as ahead:
-        yield from for_each_trading_day(context, warehouse, store_day, status_assets=names, region=REGION)
+        yield from for_each_trading_day(context, warehouse, store_day, status_assets=names, region=REGION,
+                                        after_range=refresh_if_last_failed)
