@@ -90,7 +90,7 @@ def compact_table(url: str, spec: Spec, before: dt.date) -> dict:
 
 def compact_closed_periods(url: str, *, before: dt.date | None = None,
                            tables: tuple[str, ...] = COMPACTED_TABLES) -> dict:
-    """Compact every closed month of `tables` (default: ohlcv_data, etf_holdings).
+    """Compact every closed month of `tables` (default: every table of layout.SPECS).
 
     Idempotent: an already compacted month is skipped; a month un-compacted by a correction is
     compacted again. Returns {"before": ..., "tables": {table: {converted, periods, rows, seconds}}}.

@@ -95,6 +95,11 @@ def decode(name: str, encs: list[Encoding]) -> str:
     return f"CASE {arms} ELSE {encs[-1].decode} END"
 
 
+def present(name: str, encs: list[Encoding]) -> str:
+    """`<column> IS NOT NULL` for the row filter, without decoding (no numeric built per cell)."""
+    return "(" + " OR ".join(f"c.{name}{e.suffix}[d.idx] IS NOT NULL" for e in encs if not e.scalar) + ")"
+
+
 def encode(name: str, encs: list[Encoding]) -> list[str]:
     """One aggregate expression per cold column of `name`, in `encs` order: the first encoding
     whose condition holds gets the value, the others NULL; no value at all -> all NULL."""

@@ -149,9 +149,9 @@ def cold_select(spec: Spec, cols: list[Column], where: str = "") -> str:
             items.append(f"{encoding.decode(c.name, encs[c.name])} AS {c.name}")
         else:
             items.append(f"c.{c.name}")
-    present = encoding.decode(spec.present, encs[spec.present])
+    present = encoding.present(spec.present, encs[spec.present])
     return (f"SELECT {', '.join(items)}\n  FROM {spec.cold} c JOIN {spec.days} d "
-            f"ON d.region = c.region AND d.month = c.month\n WHERE ({present}) IS NOT NULL{where}")
+            f"ON d.region = c.region AND d.month = c.month\n WHERE {present}{where}")
 
 
 # A cold row (~21 days x ~30 arrays) is 1-4 kB: TOAST only looks at rows over 2 kB and then
@@ -184,9 +184,13 @@ def conversion_sql(spec: Spec, cols: list[Column], dependents: list[tuple[str, s
     PRIMARY KEY (region, month, idx), UNIQUE (date, region))""",
         f"""CREATE TABLE {spec.cold} (
     region {region_type} NOT NULL, month date NOT NULL, {group_defs},
-    {array_defs},
-    UNIQUE NULLS NOT DISTINCT (region, month, {', '.join(spec.group)}))""",
+    {array_defs})""",
     ] + toast_sql(spec, encs) + [
+        # (region, month): the month's rows for "one date of everything" and (un)compaction. Not
+        # UNIQUE over the group (the compaction's GROUP BY makes it so): a B-tree over a handful of
+        # distinct keys deduplicates to almost nothing, one over the group columns (holdings: names,
+        # ISINs) cost ~100 bytes per cold row.
+        f"CREATE INDEX {spec.cold}_month_idx ON {spec.cold} (region, month)"] + [
         f"CREATE INDEX {spec.cold}_{ix[0]}_idx ON {spec.cold} ({', '.join(ix)})" for ix in spec.indexes] + [
         f"CREATE VIEW {spec.table} AS\nSELECT {', '.join(names)} FROM {spec.hot}\nUNION ALL\n"
         + cold_select(spec, cols),
