@@ -207,6 +207,16 @@ def correct_day(url: str, day: dt.date) -> None:
     where = {"region": "KR", "date": day}
     wh.replace_partitions([PartitionWrite("ohlcv_data", bars, where=where, encoded=wh.encode("ohlcv_data", bars)),
                            PartitionWrite("etf_daily", etfs, where=where, encoded=wh.encode("etf_daily", etfs))])
+    # a hot day (April stays in row form): written into the hot table directly (layout.write_target)
+    hot_day = dt.date(2024, 4, 10)
+    bars = wh.read_frame("SELECT * FROM ohlcv_data WHERE region = 'KR' AND date = %s", (hot_day,))
+    bars["close"] = bars["close"] + 1
+    wh.replace_partitions([PartitionWrite("ohlcv_data", bars, where={"region": "KR", "date": hot_day},
+                                          encoded=wh.encode("ohlcv_data", bars))])
+    etfs = wh.read_frame("SELECT * FROM etf_daily WHERE region = 'KR' AND date BETWEEN %s AND %s",
+                         (hot_day, hot_day + dt.timedelta(days=2)))
+    wh.replace_partition("etf_daily", etfs.assign(aum=etfs["aum"].fillna(0)), where={
+        "region": "KR", "date": (hot_day, hot_day + dt.timedelta(days=2))})
     with psycopg.connect(url) as conn:   # an indicator UPDATE as technical_analysis writes it
         conn.execute("UPDATE ohlcv_data o SET ma5 = 42.5, rsi_14 = NULL FROM (VALUES ('000004')) t (ticker) "
                      "WHERE o.ticker = t.ticker AND o.region = 'KR' AND o.date = %s", (day - dt.timedelta(days=1),))
@@ -233,6 +243,11 @@ def test_compaction_is_transparent(pair):
         correct_day(url, dt.date(2024, 2, 14))
     assert ("ohlcv_data", MONTHS[1]) not in cold_periods(cmp)       # un-compacted by the write
     assert ("etf_daily", MONTHS[1]) not in cold_periods(cmp) and ("etf_daily", MONTHS[0]) in cold_periods(cmp)
+    with psycopg.connect(cmp) as conn:
+        assert layout.write_target(conn, "ohlcv_data", {"region": "KR", "date": dt.date(2024, 4, 10)}) == "ohlcv_hot"
+        assert layout.write_target(conn, "ohlcv_data", {"region": "KR", "date": (dt.date(2024, 1, 5),
+                                                                                   dt.date(2024, 4, 10))}) == "ohlcv_data"
+        assert layout.write_target(conn, "ohlcv_data", {"date": dt.date(2024, 4, 10)}) == "ohlcv_data"
     assert ("ohlcv_data", MONTHS[0]) in cold_periods(cmp)
     assert_same(ref, cmp, "after correcting a compacted day")
 

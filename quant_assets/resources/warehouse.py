@@ -25,7 +25,7 @@ from psycopg.types.numeric import FloatLoader
 from pydantic import PrivateAttr
 
 from quant_assets import database, migrations
-from quant_assets.resources import binary_copy
+from quant_assets.resources import binary_copy, pool
 
 # Tables range-partitioned by month on `date`; children are created on demand.
 MONTH_PARTITIONED = ("ohlcv_data", "etf_daily", "etf_aum", "etf_tracking", "etf_holdings",
@@ -99,7 +99,7 @@ class Warehouse(ConfigurableResource):
         if not self._migrated:
             migrations.migrate(self.url())
             self._migrated = True
-        with psycopg.connect(self.url(), autocommit=autocommit) as conn:
+        with pool.connection(self.url(), autocommit=autocommit) as conn:   # resources/pool.py: why pooled
             yield conn
 
     def read_frame(self, sql: str, params: Sequence | Mapping | None = None) -> pd.DataFrame:
@@ -220,12 +220,14 @@ class Warehouse(ConfigurableResource):
                 w, frame = plan.write, plan.write.frame
                 if w.prepare is not None:
                     frame = w.prepare(conn, frame)
-                conn.execute(f"DELETE FROM {w.table} WHERE {plan.condition}", plan.params)
+                from quant_assets.storage.layout import write_target
+                target = write_target(conn, w.table, plan.where)   # the hot table of a compacted view
+                conn.execute(f"DELETE FROM {target} WHERE {plan.condition}", plan.params)
                 if w.encoded is not None and w.prepare is None and w.encoded.rows == len(frame):
                     if len(frame):
-                        binary_copy.copy_encoded(conn, w.table, w.encoded)
+                        binary_copy.copy_encoded(conn, target, w.encoded)
                 else:
-                    copy_frame(conn, w.table, frame)
+                    copy_frame(conn, target, frame)
                 counts[w.table] = len(frame)
                 if w.status:
                     record_status(conn, w.status[0], w.status[1], "loaded", region=str(plan.where.get("region", "KR")),
