@@ -4,7 +4,8 @@ Why: the long layout (a row per ticker and factor, three indexes) cost ~170 byte
 factor's cross-section on a day is written and read as a whole, so sql/019 stores it as arrays
 aligned by position (`factor_scores_packed`) behind the `factor_scores` view, which keeps the
 seed contract's columns. Values stay double precision: the view returns exactly the computed
-numbers (NaN is stored as a NULL element, as before).
+numbers (NaN is stored as a NULL element, as before). sql/026's view relies on that (it swaps
+NULL elements for NaN internally to subscript arrays in O(1)), and a CHECK refuses NaN elements.
 
 Why binary COPY built here: psycopg adapts a Python list of floats element by element (and its
 text array dumper quotes each one), which cost ~0.5 s per day for the ~27,500 scores of a full
