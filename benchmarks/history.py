@@ -427,8 +427,12 @@ def query_latencies(url: str, days: list[dt.date], repeats: int) -> dict:
     with psycopg.connect(url, autocommit=True, prepare_threshold=0) as conn:
         tickers = [r[0] for r in conn.execute(
             "SELECT ticker FROM ohlcv_data WHERE region='KR' AND date=%s AND asset_type='STOCK'", [days[-1]])]
-        factors = [r[0] for r in conn.execute("SELECT DISTINCT factor_name FROM factor_scores WHERE date=%s",
-                                              [days[-1]])] or ["none"]
+        # (day, factor) pairs that were scored: a factor needing a longer look-back than the days
+        # loaded (mom_12_1, low_vol_252 in a one-year run) has no cross-section on early days, and
+        # drawing those would time empty answers (a fifth of the top-20 queries of a one-year run).
+        scored = [tuple(r) for r in conn.execute(
+            "SELECT date, factor_name FROM factor_scores_packed WHERE region='KR' AND date = ANY(%s)",
+            [days])] or [(days[-1], "none")]
         held = [tuple(r) for r in conn.execute(
             "SELECT stock_ticker, as_of_date FROM etf_holdings WHERE stock_ticker IS NOT NULL "
             "ORDER BY as_of_date DESC LIMIT 500")]
@@ -439,7 +443,7 @@ def query_latencies(url: str, days: list[dt.date], repeats: int) -> dict:
             if name == "stock_to_etfs":
                 return list(rnd.choice(held)) if held else ["005930", day]
             if name == "top20_factor":
-                return [day, rnd.choice(factors)]
+                return list(rnd.choice(scored))
             return [day]
 
         for name, sql in QUERIES.items():
