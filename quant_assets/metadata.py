@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 import psycopg
 
+from quant_assets.resources import pool
+
 # -- column schema from the catalogue -----------------------------------------------------------
 _CATALOGUE_SQL = """
 SELECT a.attname,
@@ -261,7 +263,7 @@ def day_numbers(table: str, frame: pd.DataFrame, day: dt.date, *, region: str = 
     query = (_LISTED_SQL if table in _UNIVERSE_TYPES
              else _ETF_DAILY_SQL if table in ("etf_aum", "etf_holdings", "etf_tracking") else None)
     if query is not None:
-        with psycopg.connect(_url(url)) as conn:
+        with pool.connection(_url(url)) as conn:
             universe, covered, unknown = conn.execute(query, params).fetchone()
         values["coverage_pct"] = _pct(covered, universe)
         if table in _UNIVERSE_TYPES:
@@ -314,7 +316,7 @@ def largest_etf_history(day: dt.date, *, region: str = "KR", top: int = 5, days:
     """etf_tracking of the `top` ETFs by net assets on `day` (KRX's published AUM where loaded, else
     market cap: AUM is published on D+1), over the `days` calendar days up to `day`."""
     params = {"region": region, "day": day, "top": top, "start": day - dt.timedelta(days=days)}
-    with psycopg.connect(_url(url)) as conn:
+    with pool.connection(_url(url)) as conn:
         cur = conn.execute(_CHART_SQL, params)
         return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
 

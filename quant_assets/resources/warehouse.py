@@ -25,7 +25,7 @@ from psycopg.types.numeric import FloatLoader
 from pydantic import PrivateAttr
 
 from quant_assets import database, migrations
-from quant_assets.resources import binary_copy
+from quant_assets.resources import binary_copy, pool
 
 # Tables range-partitioned by month on `date`; children are created on demand.
 MONTH_PARTITIONED = ("ohlcv_data", "etf_daily", "etf_aum", "etf_tracking", "etf_holdings",
@@ -99,7 +99,7 @@ class Warehouse(ConfigurableResource):
         if not self._migrated:
             migrations.migrate(self.url())
             self._migrated = True
-        with psycopg.connect(self.url(), autocommit=autocommit) as conn:
+        with pool.connection(self.url(), autocommit=autocommit) as conn:   # resources/pool.py: why pooled
             yield conn
 
     def read_frame(self, sql: str, params: Sequence | Mapping | None = None) -> pd.DataFrame:
