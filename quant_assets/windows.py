@@ -39,13 +39,12 @@ from dagster._core.events import DagsterEventType
 from dagster._core.execution.backfill import BulkActionStatus
 
 from quant_assets.assets.daily import days_per_run
+from quant_assets.automation import RANGE_END_TAG, RANGE_START_TAG
 
 WINDOW_KEY = "quant/window"
 EVENTS_PER_TICK = 10_000  # the event log answers at most 10,000 records per query
 OPEN_RUN_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
                      dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def window_metadata(sessions: int, inputs: Sequence[str | dg.AssetKey]) -> dict:

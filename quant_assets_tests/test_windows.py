@@ -12,7 +12,6 @@ import datetime as dt
 
 import dagster as dg
 import pandas as pd
-import psycopg
 import pytest
 
 from quant_assets import windows
@@ -34,18 +33,10 @@ def indicators(warehouse, days) -> pd.DataFrame:
 
 
 @pytest.fixture()
-def setup(simulator, database_url):
+def setup(simulator, warehouse):
     from quant_assets.assets import prices, reference, technical
     from quant_assets.resources.krx import KRXClient
-    from quant_assets.resources.warehouse import Warehouse
 
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename NOT IN ('schema_migrations', 'regions') "
-            "AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = (quote_ident(tablename))::regclass)")]
-        conn.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
-    warehouse = Warehouse(database_url=database_url)
     krx = KRXClient(base_url=simulator.krx_url, requests_per_second=200, backoff_seconds=0.05, max_retries=2)
     instance = dg.DagsterInstance.ephemeral()
     res = {"krx": krx, "warehouse": warehouse}
