@@ -142,23 +142,31 @@ def expected(warehouse, simulator, day: dt.date) -> pd.DataFrame:
     return frame
 
 
+STEP = 1e-4   # KR indicators are stored to 4 decimals (technical.STORED_DECIMALS)
+
+
 def assert_matches(got: pd.DataFrame, exp: pd.DataFrame, label: str) -> None:
     assert sorted(got.index) == sorted(exp.index), label
     got = got.loc[exp.index]
     long = exp["bars"] >= 250
     for col in INDICATORS:
         g, e = got[col].to_numpy(float), exp[col].to_numpy(float)
+        filled = g[~np.isnan(g)]
+        np.testing.assert_array_equal(filled, np.round(filled, 4), err_msg=f"{label} {col} not 4 decimals")
         if col.startswith("macd"):
             if not long.any():
                 continue
             g, e = g[long.to_numpy()], e[long.to_numpy()]
             scale = got["ma20"].to_numpy(float)[long.to_numpy()]   # MACD is near 0: compare in price units
-            np.testing.assert_allclose(g, e, rtol=0, atol=1e-7 * np.nanmax(scale), err_msg=f"{label} {col}")
+            # macd_hist is the difference of the two rounded values: within one step
+            np.testing.assert_allclose(g, e, rtol=0, atol=STEP + 1e-7 * np.nanmax(scale), err_msg=f"{label} {col}")
             continue
         np.testing.assert_array_equal(np.isnan(g), np.isnan(e), err_msg=f"{label} {col} NULL pattern")
         # the recursive ones of a ranged run start from the range's first window (decayed seed)
         rtol = 1e-7 if col in ("rsi_14", "atr_14") else 1e-9
-        np.testing.assert_allclose(g, e, rtol=rtol, atol=1e-9, err_msg=f"{label} {col}")
+        np.testing.assert_allclose(g, e, rtol=rtol, atol=STEP / 2 + 1e-9, err_msg=f"{label} {col}")
+    hist = np.round(got["macd"].to_numpy(float) - got["macd_signal"].to_numpy(float), 4)
+    np.testing.assert_array_equal(got["macd_hist"].to_numpy(float), hist, err_msg=f"{label} macd_hist exact")
 
 
 # -- tests ----------------------------------------------------------------------------------------

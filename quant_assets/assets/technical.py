@@ -31,6 +31,9 @@ Why these choices:
   to their own basis (the price indicators are homogeneous of degree 1 in prices, RSI and
   volume_ratio are scale-free). An indicator counts as filled on D only if the bars inside D's
   own window fill it, so NULLs do not depend on how the run was ranged either.
+* **Stored to 4 decimals in KR, JP and VN** (STORED_DECIMALS), as Spock stored them: the float
+  noise between a per-day and a ranged run then vanishes in the rounding, except for a value
+  within that noise of a rounding midpoint (one unit of the 4th decimal).
 * **NULL means "window not yet filled"**, e.g. ma200 for a ticker with 150 bars in the window
   (new listing, or history starting later), or volume_ratio when the 20-day mean volume is 0. It
   is never filled with a default (Spock wrote 1.0 for a missing volume_ratio, which reads as
@@ -83,6 +86,12 @@ from quant_assets.schemas.validation import validate
 from quant_assets.windows import window_metadata
 
 LOOKBACK = 300     # trading days of bars behind day D's indicators (D included)
+# Regions whose prices are whole currency units (KRW, JPY, VND): indicators are stored to 4
+# decimals, the precision Spock's own PostgreSQL schema kept them at (NUMERIC(18,4)), ten thousand
+# steps below the smallest price tick. That makes closed months compact exactly (storage/
+# encoding.py stores such a column as scaled integers) instead of as raw doubles, about half of a
+# cold bar. US/CN/HK keep full precision: a penny stock's MACD lives in the 4th decimal.
+STORED_DECIMALS = {"KR": 4, "JP": 4, "VN": 4}
 CHUNK_DAYS = 250   # days of a ranged run computed per read-and-compute pass
 
 SMA_PERIODS = (5, 20, 60, 120, 200)
@@ -222,7 +231,22 @@ def compute(bars: Bars, factors: pd.DataFrame, days: list[dt.date], region: str,
         elif name in VOLUME_SCALED:
             v = v * rescale
         out[name] = np.where(filled >= LOOKBACKS[name], v, np.nan)
-    return out[columns]
+    return stored(out[columns], region)
+
+
+def stored(frame: pd.DataFrame, region: str) -> pd.DataFrame:
+    """The values as written: rounded to STORED_DECIMALS[region] decimals where the region has a
+    fixed precision, macd_hist then taken from the rounded macd and signal so that it still equals
+    their difference exactly, and -0.0 folded into 0.0 (a sign without a value; it would also
+    keep a cold month's column out of the scaled-integer encoding)."""
+    decimals = STORED_DECIMALS.get(region)
+    if decimals is not None:
+        for name in INDICATORS:
+            frame[name] = np.round(frame[name].to_numpy(), decimals)
+        frame["macd_hist"] = np.round(frame["macd"].to_numpy() - frame["macd_signal"].to_numpy(), decimals)
+    for name in INDICATORS:
+        frame[name] = frame[name].to_numpy() + 0.0
+    return frame
 
 
 # -- writing -------------------------------------------------------------------------------------
