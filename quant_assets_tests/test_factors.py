@@ -225,7 +225,7 @@ def test_packed_layout_keeps_the_contract_columns_and_answers_queries(scored, wa
         ["factor_name", "character varying", 50], ["raw_value", "double precision", None],
         ["score", "double precision", None], ["percentile", "double precision", None], ["market", "text", None],
         ["market_score", "double precision", None], ["market_percentile", "double precision", None]]
-    packed = warehouse.read_frame("SELECT factor_name, cardinality(tickers) AS n FROM factor_scores_packed "
+    packed = warehouse.read_frame("SELECT factor_name, bit_count(members) AS n FROM factor_scores_packed "
                                   "WHERE date = %s AND region = 'KR' ORDER BY factor_name", (DAY,))
     counts = rows.groupby("factor_name").size()
     assert packed.set_index("factor_name")["n"].to_dict() == counts.to_dict()  # one row per factor

@@ -16,7 +16,8 @@ psycopg adapting ~27,500 Python floats per day into text arrays, pandera checkin
 rows per day element by element, and a cross-section query per day. So a day's rows are only
 turned into a frame for validation, a batch of days at a time with categorical text columns
 (`FactorScoresSchema` checks them on distinct values), and are written straight from their arrays
-as binary COPY (factor_storage.py) by a writer thread while the next days are computed. A day's
+as binary COPY (factor_storage.py: the day's ticker list once, and per factor its values in exact
+narrow encodings, sql/029) by a writer thread while the next days are computed. A day's
 numbers are computed exactly as in a one-day run (the same arrays in the same order), so a ranged
 run stores bit-for-bit the rows of single-day runs. A day whose rows fail validation fails alone
 (nothing written for it, the error names region, date, ticker and field); the run's other days are
@@ -87,7 +88,7 @@ from quant_assets.windows import window_metadata
 HISTORY = 253  # closes t-252 .. t
 MIN_COVERAGE = 0.8
 MIN_NAMES = 5
-WINSOR = (1.0, 99.0)
+WINSOR = factor_storage.WINSOR  # (1.0, 99.0); the writer re-derives score_params with it (sql/029)
 COVERAGE_WARN = 0.5  # check: share of the region's stocks a factor must score
 # Exchanges whose stocks form a region's cross-section (a region not listed: all its exchanges).
 SCORED_EXCHANGES = {"KR": ("KOSPI", "KOSDAQ")}
@@ -558,7 +559,7 @@ def score_run(context, warehouse: Warehouse, region: str, states: dict[dt.date, 
     the column lineage to the region's own bars (default: the catalogue's, the KR assets)."""
     # The whole run from ONE window read (its days + 252 trading days before the first); then, per
     # batch of BATCH_DAYS days, one cross-section read, the days' scores, ONE validation of all
-    # their rows, and one transaction per day writing its 11 packed rows (factor_storage.py), in a
+    # their rows, and one transaction per day writing its ticker list and 11 packed rows (factor_storage.py), in a
     # writer thread while the next days are computed.
     per_day: dict[str, list[dg.AssetCheckResult]] = {}
     with warehouse.connect(autocommit=True) as conn:
