@@ -132,7 +132,11 @@ def test_sigkill_of_postgres_mid_load_recovers_on_next_use(baseline, sim, wareho
     finally:
         if worker.poll() is None:
             worker.kill()
-    assert worker.returncode != 0                        # the run failed: its database went away
+    # Usually the run fails: its database went away mid-transaction. Rarely (seen once in CI) the
+    # blocked backend is granted etf_daily by the dying lock holder and commits before it notices
+    # the postmaster's death; the run's next day then starts the server again itself and the run
+    # succeeds. Either way no day may be partial and the status must be true (checked below).
+    run_failed = worker.returncode != 0
     # next use: the platform's own entry point starts the server again (crash recovery)
     url = database.database_url()
     with psycopg.connect(url) as conn:
@@ -141,7 +145,11 @@ def test_sigkill_of_postgres_mid_load_recovers_on_next_use(baseline, sim, wareho
     assert PostmasterInfo.read_from_pgdata(pgdata).pid != postmaster
     assert url == database_url
     after = check_whole_days_and_truthful_status(database_url, baseline.counts)
-    assert LOADED_BEFORE_KILL <= after["complete_days"] < len(DAYS)
+    if run_failed:
+        assert LOADED_BEFORE_KILL <= after["complete_days"] < len(DAYS)
+    else:
+        assert after["complete_days"] == len(DAYS), worker_log(worker)[-3000:]
     rerun_to_clean_checksums(sim, warehouse, database_url, baseline)
+    after["run_failed"] = run_failed
     figures["sigkill_postgres_mid_load"] = {**after, "recovered_in_s": round(recovered_s, 1),
                                             "rerun_equals_clean_load": True}
