@@ -22,7 +22,8 @@
 -- tickers and both percentile columns are converted in SQL with the same round-trip test
 -- (compared as float8send bytes); the scores stay float8 (their lo/hi/mean/sd are not stored
 -- and numpy's pairwise mean is not reproduced here): a re-run of factor_scores for those days
--- writes them narrow.
+-- writes them narrow. Measured (synthetic year: 250 days x 11 factors x 2,700 tickers, 7.4 M
+-- view rows): 26.6 s on the 2-core machine, so ~4.5 min for ten years, once, on first connect.
 --
 -- The view keeps its columns and types (format_type) and sql/026's shape: each array is
 -- detoasted once per packed row in an OFFSET 0 subquery (only the columns a query references are
@@ -142,7 +143,8 @@ JOIN factor_score_days d USING (date, region)
 -- names per market of the row (the denominator of market_percentile)
 CROSS JOIN LATERAL (
     SELECT coalesce(array_agg(nullif((SELECT count(*) FROM unnest(p.market_codes) AS m WHERE m = k), 0)::int
-                              ORDER BY k), '{}') AS counts
+                              ORDER BY k), '{}') AS counts,
+           cardinality(p.tickers)::float8 AS n
     FROM generate_series(1, cardinality(p.markets)) AS k
 ) c
 CROSS JOIN LATERAL (
@@ -174,9 +176,11 @@ CROSS JOIN LATERAL (
                      p.market_percentiles)
               AS e(ticker, market_code, raw_value, score, percentile, market_score, market_percentile)
            ON e.ticker = dt.ticker
+    -- c.n, not cardinality(p.tickers): evaluated here per element it would detoast the row's
+    -- ticker array ~2,700 times (a year of rows took over 12 minutes)
     CROSS JOIN LATERAL (
-        SELECT cardinality(p.tickers)::float8 AS n, c.counts[e.market_code]::float8 AS mcnt,
-               round(e.percentile / 100 * cardinality(p.tickers) * 2) AS r2,
+        SELECT c.n, c.counts[e.market_code]::float8 AS mcnt,
+               round(e.percentile / 100 * c.n * 2) AS r2,
                round(e.market_percentile / 100 * c.counts[e.market_code] * 2) AS mr2
     ) k
 ) x;
