@@ -386,6 +386,15 @@ def storage(url: str) -> dict:
     out["total_bytes"] = sum(sizes.values())
     out["total_bytes_excl_holdings"] = sum(v for k, v in sizes.items() if not k.startswith("etf_holdings"))
     out["holdings_bytes"] = sum(v for k, v in sizes.items() if k.startswith("etf_holdings"))
+    # the hot tables of compacted series hold the open months only: as large after ten years as
+    # after one, so the ten-year projection does not multiply them (evaluate())
+    try:
+        from quant_assets.storage.specs import SPECS
+        hot = {s.hot for s in SPECS.values()}
+    except ImportError:
+        hot = set()
+    out["hot_bytes_excl_holdings"] = sum(v for k, v in sizes.items()
+                                         if k in hot and not k.startswith("etf_holdings"))
     return out
 
 
@@ -484,13 +493,17 @@ def evaluate(result: dict) -> dict:
         "query_top20_factor_p50_ms": q.get("top20_factor", {}).get("p50_ms"),
     }
     # The wall-time and warehouse-size targets are for ten years: a shorter run is judged on its
-    # figure scaled linearly to ten years (both grow with the days loaded), never on the raw figure.
+    # figure scaled linearly to ten years (both grow with the days loaded), never on the raw figure;
+    # the hot tables of compacted series (the open months) are counted once, not scaled.
     scale = 10.0 / float(result.get("years") or 10.0)
     out = {}
     for name, (op, bound) in TARGETS.items():
         value = measured[name]
         projected = name in TEN_YEAR_TARGETS and value is not None and scale != 1.0
         judged = value * scale if projected else value
+        if projected and name == "warehouse_gb_excl_holdings":
+            fixed = result["storage"].get("hot_bytes_excl_holdings", 0) / 1e9
+            judged = (value - fixed) * scale + fixed
         ok = None if judged is None else {"<": judged < bound, "<=": judged <= bound, ">=": judged >= bound}[op]
         out[name] = {"value": value, "target": f"{op} {bound}", "pass": ok,
                      **({"projected_10y": round(judged, 3)} if projected else {})}

@@ -202,3 +202,22 @@ def test_migration_converts_stored_rows_exactly(fresh_db, tmp_path):
         with conn.transaction():
             factor_storage.write_day(conn, DAY, "KR", scored.packed())
         assert view_rows(conn, DAY) == expected_rows(scored)
+
+
+def test_storage_report_counts_factor_scores_rows_and_bytes(fresh_db):
+    """`quant storage` reports factor_scores (a view) per month: the view's row count and the
+    packed partition plus its share of the day table's bytes."""
+    from quant_assets.storage import storage_report
+
+    migrations.migrate(fresh_db)
+    scored = market_day(DAY)
+    with psycopg.connect(fresh_db) as conn:
+        partition(conn, "factor_scores_packed", DAY)
+        factor_storage.write_day(conn, DAY, "KR", scored.packed())
+    with psycopg.connect(fresh_db) as conn:
+        part, days = conn.execute("SELECT pg_total_relation_size('factor_scores_packed_y1990m02'), "
+                                  "pg_total_relation_size('factor_score_days')").fetchone()
+    [entry] = storage_report(fresh_db, ("factor_scores",))
+    assert (entry["table"], entry["period"], entry["state"]) == ("factor_scores", "1990-02", "hot")
+    assert entry["rows"] == scored.rows
+    assert entry["raw_bytes"] == part + days      # the only month holds the whole day table

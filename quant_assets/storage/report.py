@@ -42,6 +42,9 @@ def storage_report(url: str, tables: tuple[str, ...] = REPORTED) -> list[dict]:
         for table in tables:
             if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is None:
                 continue
+            if table == "factor_scores":
+                out.extend(_factor_scores(conn))
+                continue
             parent = layouts.get(table, table)
             if conn.execute("SELECT relkind FROM pg_class WHERE oid = %s::regclass", (parent,)).fetchone()[0] != "p":
                 continue
@@ -70,6 +73,30 @@ def _compacted(conn: psycopg.Connection, table: str) -> list[dict]:
         (spec.cold, spec.days, table)).fetchall()
     return [_entry(table, period.isoformat()[:7], "compacted", n, raw, round(b), region)
             for region, period, n, raw, b in rows]
+
+
+def _factor_scores(conn: psycopg.Connection) -> list[dict]:
+    """factor_scores is a view over factor_scores_packed (month partitions, one row per day and
+    factor, always in its narrow array form: sql/029) and factor_score_days (the days' ticker
+    lists, one table): per month, the partition plus its share of the day table by
+    `pg_column_size`; rows are the view's rows (the members bits), counted without unnesting."""
+    if conn.execute("SELECT to_regclass('factor_scores_packed'), to_regclass('factor_score_days')").fetchone()[1] is None:
+        return []
+    days = conn.execute(
+        """WITH per AS (SELECT date_trunc('month', date)::date AS month, sum(pg_column_size(d.*))::float8 AS b
+                          FROM factor_score_days d GROUP BY 1)
+           SELECT month, b / nullif(sum(b) OVER (), 0) * pg_total_relation_size('factor_score_days') FROM per"""
+    ).fetchall()
+    share = {m.isoformat()[:7]: float(b or 0) for m, b in days}
+    out = []
+    for part, lo in _partitions(conn, "factor_scores_packed"):
+        if lo is None:
+            continue
+        rows = conn.execute(f"SELECT coalesce(sum(bit_count(members)), 0) FROM {part}").fetchone()[0]
+        if rows:
+            size = conn.execute("SELECT pg_total_relation_size(%s::regclass)", (part,)).fetchone()[0]
+            out.append(_entry("factor_scores", lo[:7], "hot", rows, size + round(share.get(lo[:7], 0)), None))
+    return out
 
 
 def summarise(report: list[dict], by: str = "year") -> list[dict]:
