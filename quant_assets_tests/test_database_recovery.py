@@ -42,3 +42,17 @@ def test_sigkilled_postmaster_restarts_on_next_use(tmp_path):
     done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "recovered" in done.stdout
+
+
+def test_embedded_server_runs_with_the_warehouse_settings(database_url):
+    """The embedded server applies database.SETTINGS (checkpoint spacing, shared buffers) and the
+    pg_stat_statements preload at creation, without a second start by hand."""
+    import psycopg
+
+    from quant_assets import database
+
+    with psycopg.connect(database_url) as conn:
+        shown = {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in database.SETTINGS}
+        preload = conn.execute("SHOW shared_preload_libraries").fetchone()[0]
+    assert shown == database.SETTINGS
+    assert database.PRELOAD in preload
