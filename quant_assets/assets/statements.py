@@ -15,7 +15,11 @@ after the year end, so two quarters cover every filing lag): 52 x 16,200 ~ 842,0
 Writes are upserts of the fetched periods inside the run's window, in one transaction with the
 partition_status rows of every partition in the range: a re-run gives the same rows, a
 restatement overwrites its period, and a period KIS stops returning (older than its history
-window) is kept rather than deleted.
+window) is kept rather than deleted. The upsert is an UPDATE of the rows whose fetched columns
+differ and an anti-join INSERT of the new keys, not INSERT ... ON CONFLICT: `ticker_fundamentals`
+is compactable (storage/specs.py), and its compacted form is a view with INSTEAD OF triggers, on
+which ON CONFLICT fails. Both forms leave the same rows on the plain table; on the view only a
+period that really changed un-compacts its month (the weekly refresh of unchanged quarters does not).
 """
 
 import datetime as dt
@@ -68,13 +72,39 @@ def fetch_rows(kis: KISClient, tickers: list[str], workers: int = WORKERS) -> tu
     return KF.statement_rows(merged[KF.ANNUAL], merged[KF.QUARTERLY])
 
 
+def upsert_sql(cols: list[str], staged: str = "_statements") -> list[str]:
+    """The upsert of the `staged` rows into TABLE as two statements that work on the plain table and
+    on its compacted view alike (INSERT ... ON CONFLICT works on neither form of the view):
+
+    1. UPDATE the rows whose key is staged, setting the staged columns (the others, e.g. KRX's
+       close_price or created_at, are kept as ON CONFLICT DO UPDATE kept them), only where a value
+       differs: an unchanged row is not rewritten, so a compacted month is not un-compacted for it;
+    2. INSERT the staged rows whose key is not in the table.
+
+    Run in one transaction under the writers' lock, after the UPDATE no staged key is missing
+    twice, so the result equals the ON CONFLICT upsert's (staged keys are unique: the schema).
+    On the view the staged keys cannot reach the UNION ALL's branches as join parameters; each key
+    column is narrowed to the staged values first (an InitPlan array the planner pushes into both
+    branches) and the NOT EXISTS stays a per-row subplan (OFFSET 0), so only the staged tickers'
+    rows are read, not every compacted month."""
+    values = [c for c in cols if c not in KEY]
+    same = " AND ".join(f"t.{c} = s.{c}" for c in KEY)
+    narrow = " AND ".join(f"t.{c} = ANY (ARRAY(SELECT DISTINCT u.{c} FROM {staged} u))" for c in KEY)
+    names = ", ".join(cols)
+    update = (f"UPDATE {TABLE} t SET ({', '.join(values)}) = ROW({', '.join('s.' + c for c in values)}) "
+              f"FROM {staged} s WHERE {same} AND {narrow} "
+              f"AND ROW({', '.join('t.' + c for c in values)}) IS DISTINCT FROM ROW({', '.join('s.' + c for c in values)})")
+    insert = (f"INSERT INTO {TABLE} ({names}) SELECT {names} FROM {staged} s "
+              f"WHERE NOT EXISTS (SELECT 1 FROM {TABLE} t WHERE {same} OFFSET 0)")
+    return [update, insert] if values else [insert]
+
+
 def write(warehouse: Warehouse, frame: pd.DataFrame, partitions: list[dt.date]) -> None:
     """Upsert `frame` (rows dated inside the run's window) and mark every partition of the window
     loaded, in one transaction."""
     if len(frame):
         warehouse.ensure_month_partitions(TABLE, pd.to_datetime(frame["date"]).dt.date.unique())
     cols = list(frame.columns)
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c not in KEY)
     counts = pd.to_datetime(frame["date"]).dt.date.map(
         lambda d: max(p for p in partitions if p <= d)).value_counts() if len(frame) else pd.Series(dtype=int)
     with warehouse.connect() as conn, conn.transaction():
@@ -83,9 +113,9 @@ def write(warehouse: Warehouse, frame: pd.DataFrame, partitions: list[dt.date]) 
         if len(frame):
             conn.execute(f"CREATE TEMP TABLE _statements (LIKE {TABLE} INCLUDING DEFAULTS) ON COMMIT DROP")
             copy_frame(conn, "_statements", frame)
-            conn.execute(
-                f"INSERT INTO {TABLE} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _statements "
-                f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {updates}")
+            conn.execute("ANALYZE _statements")
+            for stmt in upsert_sql(cols):
+                conn.execute(stmt)
         for p in partitions:
             conn.execute(
                 """INSERT INTO partition_status (asset, region, partition_date, status, row_count, source, updated_at)

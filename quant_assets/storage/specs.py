@@ -4,7 +4,13 @@ Adding a table to compaction is adding a Spec here, provided its writers reach i
 seed name (the view) or Warehouse.replace_partitions, and none uses INSERT ... ON CONFLICT: on a
 view with INSTEAD OF triggers `ON CONFLICT (key) DO UPDATE` fails ("no unique or exclusion
 constraint matching") and `DO NOTHING` raises the trigger's unique violation instead of skipping
-(measured on PG 18). `ticker_fundamentals` (statements.py upserts) is therefore not here, nor
+(measured on PG 18). `ticker_fundamentals` qualifies since its writers stopped upserting that way:
+stock_fundamentals (KRX DAILY rows) replaces a day through Warehouse.replace_partitions, and
+financial_statements (KIS statement rows) upserts as an UPDATE of changed rows plus an anti-join
+INSERT (statements.upsert_sql); the legacy importer's writer (legacy/writer.py) must not use
+ON CONFLICT on a compacted view either. Its statement rows (date = fiscal period end, often not a
+trading day) share the months of the DAILY rows: such a date becomes a day of the month's
+`_cold_days`, and a (ticker, period_type) group is a cold row of its own. Not here:
 `factor_scores_packed` (already one array row per day and factor; factor_storage.py).
 """
 
@@ -76,4 +82,13 @@ ETF_DAILY = _daily("etf_daily", "etf_daily", "close", "close, NAV, AUM, units, i
 ETF_TRACKING = _daily("etf_tracking", "etf_tracking", "multiple", "premium/discount and tracking statistics")
 ETF_AUM = _daily("etf_aum", "etf_aum", "aum", "AUM and its components")
 
-SPECS = {s.table: s for s in (OHLCV, HOLDINGS, RANGE_52W, ETF_DAILY, ETF_TRACKING, ETF_AUM)}
+# created_at as `present`: NOT NULL, and stored as a timestamptz[] anyway (each day's write has its
+# own now()); data_source, currency and the like then fold to one scalar per cold row.
+FUNDAMENTALS = Spec(
+    table="ticker_fundamentals", hot="ticker_fundamentals_hot", cold="ticker_fundamentals_cold", date_col="date",
+    group=("ticker", "period_type"), key=("ticker", "region", "period_type", "date"), present="created_at",
+    indexes=(("ticker", "region", "month"),),
+    layout="per (region, month, ticker, period_type): the valuation and statement columns as arrays aligned to "
+           "the month's days (ticker_fundamentals_cold_days: trading days and fiscal period ends)")
+
+SPECS = {s.table: s for s in (OHLCV, HOLDINGS, RANGE_52W, ETF_DAILY, ETF_TRACKING, ETF_AUM, FUNDAMENTALS)}
