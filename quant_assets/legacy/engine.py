@@ -289,8 +289,10 @@ def run_import(sqlite_path: str | Path, warehouse: Warehouse, dry_run: bool = Fa
             "SELECT ticker, region, asset_type FROM tickers").itertuples(index=False)}
         ctx = Ctx(None, known, report.checksum, dry_run)
         types = writer.column_types(warehouse.url())
+        # a compacted table (storage/layout.py) is a view whose month partitions belong to its hot table
         partitioned = set(warehouse.read_frame(
-            "SELECT c.relname FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid")["relname"])
+            "SELECT c.relname FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid "
+            "UNION SELECT table_name FROM storage_layouts")["relname"])
         budget = _Budget(max_batches)
         order = [t for t in MAPPED if t in src.tables] + [t for t in src.tables if t not in MAPPED]
         completed = True
