@@ -14,7 +14,8 @@ import psycopg
 
 from quant_assets.storage.layout import SPECS
 
-REPORTED = ("ohlcv_data", "etf_holdings", "etf_daily", "etf_aum", "etf_tracking", "factor_scores", "price_range_52w")
+REPORTED = ("ohlcv_data", "etf_holdings", "etf_daily", "etf_aum", "etf_tracking", "factor_scores", "price_range_52w",
+            "ticker_fundamentals")
 
 
 def _entry(table: str, period: str, state: str, rows: int, raw: int, compacted: int | None,
