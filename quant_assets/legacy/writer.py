@@ -126,7 +126,9 @@ def _drop_present(table: str, tmp: str, key: list[str]) -> str:
     # into a new month went quadratic (50,000 new bars: 3.4 s against 0.35 s for ON CONFLICT).
     # OFFSET 0 keeps EXISTS a per-row subplan: its key equalities reach both branches of the view
     # (an index probe of the hot partition and of the cold month). As a semi-join the planner
-    # cannot push them into the UNION ALL and reads (decodes) the whole view per batch.
+    # cannot push them into the UNION ALL and reads (decodes) the whole view per batch: 50,000
+    # present keys of compacted months in an 800,000-bar view (18 months compacted) 0.40 s with
+    # OFFSET 0, 1.39 s without; insert_new of those 50,000 bars, COPY included, 0.95 s.
     return f"DELETE FROM {tmp} s WHERE EXISTS (SELECT 1 FROM {table} t WHERE {_same(key)} OFFSET 0)"
 
 
