@@ -79,7 +79,7 @@ def upsert_sql(cols: list[str], staged: str = "_statements") -> list[str]:
     1. UPDATE the rows whose key is staged, setting the staged columns (the others, e.g. KRX's
        close_price or created_at, are kept as ON CONFLICT DO UPDATE kept them), only where a value
        differs: an unchanged row is not rewritten, so a compacted month is not un-compacted for it;
-    2. INSERT the staged rows whose key is not in the table.
+    2. drop the staged rows whose key is in the table, 3. INSERT the rest.
 
     Run in one transaction under the writers' lock, after the UPDATE no staged key is missing
     twice, so the result equals the ON CONFLICT upsert's (staged keys are unique: the schema).
@@ -94,9 +94,13 @@ def upsert_sql(cols: list[str], staged: str = "_statements") -> list[str]:
     update = (f"UPDATE {TABLE} t SET ({', '.join(values)}) = ROW({', '.join('s.' + c for c in values)}) "
               f"FROM {staged} s WHERE {same} AND {narrow} "
               f"AND ROW({', '.join('t.' + c for c in values)}) IS DISTINCT FROM ROW({', '.join('s.' + c for c in values)})")
-    insert = (f"INSERT INTO {TABLE} ({names}) SELECT {names} FROM {staged} s "
-              f"WHERE NOT EXISTS (SELECT 1 FROM {TABLE} t WHERE {same} OFFSET 0)")
-    return [update, insert] if values else [insert]
+    # The staged keys already present are dropped first and the rest inserted as they are: a NOT
+    # EXISTS inside the INSERT would also step over the rows that INSERT has just added, which
+    # into a new month (probed through the date index) grows with the square of the batch (the
+    # legacy writer measured 50,000 bars: 3.4 s against 0.35 s).
+    present = f"DELETE FROM {staged} s WHERE EXISTS (SELECT 1 FROM {TABLE} t WHERE {same} OFFSET 0)"
+    insert = f"INSERT INTO {TABLE} ({names}) SELECT {names} FROM {staged}"
+    return [update, present, insert] if values else [present, insert]
 
 
 def write(warehouse: Warehouse, frame: pd.DataFrame, partitions: list[dt.date]) -> None:
