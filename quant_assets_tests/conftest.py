@@ -99,12 +99,7 @@ def warehouse(database_url):
 @pytest.fixture()
 def fresh_db(database_url):
     """A brand-new empty database on the same server, dropped afterwards."""
-    import uuid
+    from quant_assets_tests.scratch_db import scratch_databases
 
-    name = f"t_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = database_url.replace("/quant?", f"/{name}?")
-    yield url
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with scratch_databases(database_url, "t", migrated=False) as (url,):
+        yield url

@@ -13,16 +13,15 @@ created_at included, and no month is un-compacted for it), after compacting agai
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import pandas as pd
 import psycopg
 import pytest
 
-from quant_assets import migrations
 from quant_assets.assets import factors, fundamentals, statements
 from quant_assets.resources.warehouse import PartitionWrite, Warehouse
 from quant_assets.storage import compact_closed_periods, layout, uncompact_period
+from quant_assets_tests.scratch_db import scratch_databases
 
 TABLE = "ticker_fundamentals"
 TICKERS = [f"{t:06d}" for t in range(1, 31)]
@@ -99,19 +98,10 @@ def load(url: str) -> None:
 
 @pytest.fixture(scope="module")
 def pair(database_url):
-    urls = []
-    for _ in range(2):
-        name = f"fund_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(database_url, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        url = database_url.replace("/quant?", f"/{name}?")
-        migrations.migrate(url)
-        load(url)
-        urls.append((name, url))
-    yield urls[0][1], urls[1][1]
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        for name, _ in urls:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with scratch_databases(database_url, "fund", 2) as urls:
+        for url in urls:
+            load(url)
+        yield tuple(urls)
 
 
 # every column but created_at (each database's writes have their own now())

@@ -13,18 +13,17 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import sqlite3
-import uuid
 
 import pandas as pd
 import psycopg
 import pytest
 
 from quant_assets import legacy_import as li
-from quant_assets import migrations
 from quant_assets.legacy import writer
 from quant_assets.resources.warehouse import Warehouse
 from quant_assets.storage import compact_closed_periods
 from quant_assets.storage.layout import SPECS
+from quant_assets_tests.scratch_db import scratch_databases
 from quant_assets_tests.test_legacy_import import OLD, TARGETS, build_spock_a, insert, table_checksums
 
 BEFORE = dt.date(2025, 11, 1)        # September and October 2025 (every bar and holding of file A) closed
@@ -33,19 +32,8 @@ BEFORE = dt.date(2025, 11, 1)        # September and October 2025 (every bar and
 @pytest.fixture()
 def pair(database_url):
     """(plain, compacted): two freshly migrated scratch databases, dropped afterwards."""
-    names = [f"legacy_{uuid.uuid4().hex[:8]}" for _ in range(2)]
-    urls = []
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        for name in names:
-            admin.execute(f'CREATE DATABASE "{name}"')
-    for name in names:
-        url = database_url.replace("/quant?", f"/{name}?")
-        migrations.migrate(url)
-        urls.append(url)
-    yield urls[0], urls[1]
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        for name in names:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with scratch_databases(database_url, "legacy", 2) as urls:
+        yield tuple(urls)
 
 
 def content(url: str) -> dict[str, str]:

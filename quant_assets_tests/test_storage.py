@@ -11,14 +11,13 @@ sql/009 functions) must return identical rows from both at every step.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import psycopg
 import pytest
 
-from quant_assets import migrations
 from quant_assets.resources.warehouse import PartitionWrite, Warehouse
 from quant_assets.storage import compact_closed_periods, layout, storage_report, summarise, uncompact_period
+from quant_assets_tests.scratch_db import scratch_databases
 from quant_assets_tests.seed_statements import STATEMENTS, sql_for_driver
 
 MONTHS = [dt.date(2024, m, 1) for m in (1, 2, 3, 4)]
@@ -104,19 +103,10 @@ SELECT d.date, lpad(t::text, 6, '0'), 1000 + t * d.i, d.i, DATE '2024-01-02', 10
 
 @pytest.fixture(scope="module")
 def pair(database_url):
-    urls = []
-    for _ in range(2):
-        name = f"storage_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(database_url, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        url = database_url.replace("/quant?", f"/{name}?")
-        migrations.migrate(url)
-        load(url)
-        urls.append((name, url))
-    yield urls[0][1], urls[1][1]
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        for name, _ in urls:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with scratch_databases(database_url, "storage", 2) as urls:
+        for url in urls:
+            load(url)
+        yield tuple(urls)
 
 
 SERIES = ("ohlcv_data", "etf_holdings", "etf_daily", "etf_aum", "etf_tracking", "price_range_52w")

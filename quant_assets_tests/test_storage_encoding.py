@@ -11,13 +11,12 @@ typmods included), and each row must have taken the encoding its values allow.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import psycopg
 import pytest
 
-from quant_assets import migrations
 from quant_assets.storage import compaction, layout
+from quant_assets_tests.scratch_db import scratch_databases
 
 SPEC = layout.Spec(
     table="enc_t", hot="enc_t_hot", cold="enc_t_cold", date_col="date", group=("k",),
@@ -48,21 +47,15 @@ SELECT d, 'KR', k.k,
 
 @pytest.fixture(scope="module")
 def url(database_url):
-    name = f"storage_enc_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    u = database_url.replace("/quant?", f"/{name}?")
-    migrations.migrate(u)
-    with psycopg.connect(u, autocommit=True) as conn:
-        conn.execute("""CREATE TABLE enc_t (date date NOT NULL, region varchar(2) NOT NULL, k text NOT NULL,
-                        b bigint, i integer, n numeric(20,4) NOT NULL, p numeric(10,2), f double precision,
-                        t text, r real, PRIMARY KEY (k, region, date)) PARTITION BY RANGE (date)""")
-        conn.execute("CREATE TABLE enc_t_y2024m01 PARTITION OF enc_t FOR VALUES FROM ('2024-01-01') TO ('2024-02-01')")
-        conn.execute("CREATE TABLE enc_t_y2024m02 PARTITION OF enc_t FOR VALUES FROM ('2024-02-01') TO ('2024-03-01')")
-        conn.execute(ROWS)
-    yield u
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with scratch_databases(database_url, "storage_enc") as (u,):
+        with psycopg.connect(u, autocommit=True) as conn:
+            conn.execute("""CREATE TABLE enc_t (date date NOT NULL, region varchar(2) NOT NULL, k text NOT NULL,
+                            b bigint, i integer, n numeric(20,4) NOT NULL, p numeric(10,2), f double precision,
+                            t text, r real, PRIMARY KEY (k, region, date)) PARTITION BY RANGE (date)""")
+            conn.execute("CREATE TABLE enc_t_y2024m01 PARTITION OF enc_t FOR VALUES FROM ('2024-01-01') TO ('2024-02-01')")
+            conn.execute("CREATE TABLE enc_t_y2024m02 PARTITION OF enc_t FOR VALUES FROM ('2024-02-01') TO ('2024-03-01')")
+            conn.execute(ROWS)
+        yield u
 
 
 def snapshot(url: str) -> tuple[list, list]:

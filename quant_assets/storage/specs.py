@@ -6,8 +6,8 @@ view with INSTEAD OF triggers `ON CONFLICT (key) DO UPDATE` fails ("no unique or
 constraint matching") and `DO NOTHING` raises the trigger's unique violation instead of skipping
 (measured on PG 18). `ticker_fundamentals` qualifies since its writers stopped upserting that way:
 stock_fundamentals (KRX DAILY rows) replaces a day through Warehouse.replace_partitions, and
-financial_statements (KIS statement rows) upserts as an UPDATE of changed rows plus an anti-join
-INSERT (statements.upsert_sql); the legacy importer's writer (legacy/writer.py) must not use
+financial_statements (KIS statement rows) upserts as an UPDATE of changed rows plus an INSERT of the
+keys not present yet (statements.upsert_sql); the legacy importer's writer (legacy/writer.py) must not use
 ON CONFLICT on a compacted view either. Its statement rows (date = fiscal period end, often not a
 trading day) share the months of the DAILY rows: such a date becomes a day of the month's
 `_cold_days`, and a (ticker, period_type) group is a cold row of its own. Not here:
