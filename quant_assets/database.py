@@ -49,7 +49,7 @@ def _embedded_server():
         # once per process and data directory: a connection costs ~12 ms, and database_url() is
         # asked for on every partition's metadata (the setting itself survives restarts)
         if fresh or pgdata not in _PRELOAD_CHECKED:
-            _preload_statements(server.get_uri(), pgdata, restart=fresh)
+            _server_settings(server.get_uri(), pgdata, restart=fresh)
             _PRELOAD_CHECKED.add(pgdata)
         return server
 
@@ -121,7 +121,7 @@ SETTINGS = {
 }
 
 
-def _preload_statements(admin_url: str, pgdata, *, restart: bool) -> None:
+def _server_settings(admin_url: str, pgdata, *, restart: bool) -> None:
     """Load pg_stat_statements at server start, as seed 001's tuning queries expect, and apply
     SETTINGS.
 

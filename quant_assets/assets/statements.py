@@ -16,7 +16,7 @@ Writes are upserts of the fetched periods inside the run's window, in one transa
 partition_status rows of every partition in the range: a re-run gives the same rows, a
 restatement overwrites its period, and a period KIS stops returning (older than its history
 window) is kept rather than deleted. The upsert is an UPDATE of the rows whose fetched columns
-differ and an anti-join INSERT of the new keys, not INSERT ... ON CONFLICT: `ticker_fundamentals`
+differ and an INSERT of the keys not present yet, not INSERT ... ON CONFLICT: `ticker_fundamentals`
 is compactable (storage/specs.py), and its compacted form is a view with INSTEAD OF triggers, on
 which ON CONFLICT fails. Both forms leave the same rows on the plain table; on the view only a
 period that really changed un-compacts its month (the weekly refresh of unchanged quarters does not).
@@ -36,6 +36,7 @@ from quant_assets.resources.kis import KISClient
 from quant_assets.resources.warehouse import Warehouse, copy_frame, lock_partition
 from quant_assets.schemas.statements import FinancialStatementsSchema
 from quant_assets.schemas.validation import validate
+from quant_assets.storage import staged
 
 ASSET = "financial_statements"
 TABLE = "ticker_fundamentals"
@@ -72,35 +73,24 @@ def fetch_rows(kis: KISClient, tickers: list[str], workers: int = WORKERS) -> tu
     return KF.statement_rows(merged[KF.ANNUAL], merged[KF.QUARTERLY])
 
 
-def upsert_sql(cols: list[str], staged: str = "_statements") -> list[str]:
-    """The upsert of the `staged` rows into TABLE as two statements that work on the plain table and
-    on its compacted view alike (INSERT ... ON CONFLICT works on neither form of the view):
+def upsert_sql(cols: list[str], table: str = TABLE, staged_rows: str = "_statements") -> list[str]:
+    """The upsert of the staged rows into `table` as statements that work on the plain table and on
+    its compacted view alike (storage/staged.py: ON CONFLICT works on neither form of the view):
 
     1. UPDATE the rows whose key is staged, setting the staged columns (the others, e.g. KRX's
        close_price or created_at, are kept as ON CONFLICT DO UPDATE kept them), only where a value
        differs: an unchanged row is not rewritten, so a compacted month is not un-compacted for it;
-    2. drop the staged rows whose key is in the table, 3. INSERT the rest.
+    2. drop the staged rows whose key is in the table; 3. INSERT the rest.
 
-    Run in one transaction under the writers' lock, after the UPDATE no staged key is missing
-    twice, so the result equals the ON CONFLICT upsert's (staged keys are unique: the schema).
-    On the view the staged keys cannot reach the UNION ALL's branches as join parameters; each key
-    column is narrowed to the staged values first (an InitPlan array the planner pushes into both
-    branches) and the NOT EXISTS stays a per-row subplan (OFFSET 0), so only the staged tickers'
-    rows are read, not every compacted month."""
+    Run in one transaction under the writers' lock, with unique staged keys (the schema), the
+    result equals the ON CONFLICT upsert's."""
     values = [c for c in cols if c not in KEY]
-    same = " AND ".join(f"t.{c} = s.{c}" for c in KEY)
-    narrow = " AND ".join(f"t.{c} = ANY (ARRAY(SELECT DISTINCT u.{c} FROM {staged} u))" for c in KEY)
     names = ", ".join(cols)
-    update = (f"UPDATE {TABLE} t SET ({', '.join(values)}) = ROW({', '.join('s.' + c for c in values)}) "
-              f"FROM {staged} s WHERE {same} AND {narrow} "
+    update = (f"UPDATE {table} t SET ({', '.join(values)}) = ROW({', '.join('s.' + c for c in values)}) "
+              f"FROM {staged_rows} s WHERE {staged.same_key(KEY)} AND {staged.narrowed_to(staged_rows, KEY)} "
               f"AND ROW({', '.join('t.' + c for c in values)}) IS DISTINCT FROM ROW({', '.join('s.' + c for c in values)})")
-    # The staged keys already present are dropped first and the rest inserted as they are: a NOT
-    # EXISTS inside the INSERT would also step over the rows that INSERT has just added, which
-    # into a new month (probed through the date index) grows with the square of the batch (the
-    # legacy writer measured 50,000 bars: 3.4 s against 0.35 s).
-    present = f"DELETE FROM {staged} s WHERE EXISTS (SELECT 1 FROM {TABLE} t WHERE {same} OFFSET 0)"
-    insert = f"INSERT INTO {TABLE} ({names}) SELECT {names} FROM {staged}"
-    return [update, present, insert] if values else [present, insert]
+    insert = f"INSERT INTO {table} ({names}) SELECT {names} FROM {staged_rows}"
+    return [*([update] if values else []), staged.drop_present(table, staged_rows, KEY), insert]
 
 
 def write(warehouse: Warehouse, frame: pd.DataFrame, partitions: list[dt.date]) -> None:

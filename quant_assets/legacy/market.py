@@ -20,7 +20,7 @@ import pandas as pd
 from quant_assets import symbols
 from quant_assets.legacy import values, writer
 from quant_assets.legacy.spec import Ctx, Prepared, Rows, Spec, known_check, place, place_py, region_expr
-from quant_assets.storage import layout
+from quant_assets.storage import layout, staged
 
 INDICATORS = ["ma5", "ma20", "ma60", "ma120", "ma200", "rsi_14", "macd", "macd_signal", "macd_hist",
               "bb_upper", "bb_middle", "bb_lower", "atr_14", "volume_ma20", "volume_ratio"]
@@ -223,16 +223,15 @@ def _write_holdings(conn, frame: pd.DataFrame) -> int:
         return 0
     tmp = writer.stage(conn, "etf_holdings", frame)
     cols = ", ".join(map(writer.q, frame.columns))
-    day = "h.etf_ticker = s.etf_ticker AND h.region = s.region AND h.as_of_date = s.as_of_date"
+    etf_day = ["etf_ticker", "region", "as_of_date"]
     if layout.is_converted(conn, "etf_holdings"):
-        # a compacted view (storage/layout.py): no ON CONFLICT (its trigger raises instead of skipping;
-        # the engine's batches repeat no key), present ETF-days dropped before the INSERT, probed per
-        # row (OFFSET 0) so the ETF-day reaches both branches of the view (writer._drop_present)
-        conn.execute(f"DELETE FROM {tmp} s WHERE EXISTS (SELECT 1 FROM etf_holdings h WHERE {day} OFFSET 0)")
+        # a compacted view: no ON CONFLICT (the engine's batches repeat no key); present ETF-days
+        # dropped before the INSERT (storage/staged.py)
+        conn.execute(staged.drop_present("etf_holdings", tmp, etf_day))
         return conn.execute(f"INSERT INTO etf_holdings ({cols}) SELECT {cols} FROM {tmp}").rowcount
     return conn.execute(
-        f"INSERT INTO etf_holdings ({cols}) SELECT {cols} FROM {tmp} s WHERE NOT EXISTS (SELECT 1 FROM etf_holdings h "
-        f"WHERE {day}) ON CONFLICT DO NOTHING").rowcount
+        f"INSERT INTO etf_holdings ({cols}) SELECT {cols} FROM {tmp} s WHERE NOT EXISTS (SELECT 1 FROM etf_holdings t "
+        f"WHERE {staged.same_key(etf_day)}) ON CONFLICT DO NOTHING").rowcount
 
 
 def holdings_spec(cols: list[str]) -> Spec:

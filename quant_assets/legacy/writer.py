@@ -19,13 +19,10 @@ import pandas as pd
 import psycopg
 
 from quant_assets.resources.warehouse import copy_frame
-from quant_assets.storage import layout
+from quant_assets.storage import layout, staged
+from quant_assets.storage.staged import q
 
 _INT_LIMITS = {"bigint": 2**63 - 1, "integer": 2**31 - 1, "smallint": 2**15 - 1}
-
-
-def q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 @functools.lru_cache(maxsize=8)
@@ -88,23 +85,18 @@ def key_columns(conn: psycopg.Connection, table: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-# A compacted table (`quant storage compact`) is a view with INSTEAD OF triggers (storage/layout.py):
-# there `ON CONFLICT DO NOTHING` raises the trigger's unique violation instead of skipping, and
-# `ON CONFLICT (key) DO UPDATE` is refused (no unique index on a view). Its writes are therefore an
-# UPDATE filling NULL columns, then a DELETE of the staged keys already present and a plain INSERT,
-# which the triggers apply to the hot table (un-compacting a month only when a row of it really
-# changes or is added). A plain table keeps ON CONFLICT: this form costs it more (50,000 bars into
-# an 800,000-bar ohlcv_data, COPY included, medians of 7-9 runs: all present 0.60 -> 0.86 s, all new
-# 0.86 -> 0.96 s; the statements alone 0.16 -> 0.43 s and 0.34 -> 0.50 s), and both leave the same
-# rows and return the same count.
-def _same(key: list[str], a: str = "t", b: str = "s") -> str:
-    return " AND ".join(f"{a}.{q(c)} = {b}.{q(c)}" for c in key)
-
-
+# A compacted table (`quant storage compact`) is a view with INSTEAD OF triggers, where ON CONFLICT
+# fails (storage/staged.py): its writes are an UPDATE filling NULL columns, then the staged keys
+# already present dropped and a plain INSERT, which the triggers apply to the hot table
+# (un-compacting a month only when a row of it really changes or is added). A plain table keeps
+# ON CONFLICT: this form costs it more (50,000 bars into an 800,000-bar ohlcv_data, COPY included,
+# medians of 7-9 runs: all present 0.60 -> 0.86 s, all new 0.86 -> 0.96 s; the statements alone
+# 0.16 -> 0.43 s and 0.34 -> 0.50 s), and both leave the same rows and return the same count.
 def _unique(conn: psycopg.Connection, tmp: str, key: list[str]) -> None:
     """Keep the first staged row of each key: what one INSERT ... ON CONFLICT DO NOTHING keeps of a
     batch repeating a key (the legacy engine collapses re-fetches before; this is a guard)."""
-    conn.execute(f"DELETE FROM {tmp} s WHERE EXISTS (SELECT 1 FROM {tmp} t WHERE {_same(key)} AND t.ctid < s.ctid)")
+    conn.execute(f"DELETE FROM {tmp} s WHERE EXISTS (SELECT 1 FROM {tmp} t WHERE {staged.same_key(key)} "
+                 "AND t.ctid < s.ctid)")
 
 
 def _view_statements(conn: psycopg.Connection, table: str, tmp: str, cols: list[str], key: list[str],
@@ -114,30 +106,9 @@ def _view_statements(conn: psycopg.Connection, table: str, tmp: str, cols: list[
     INSERT's (rows inserted) last."""
     _unique(conn, tmp, key)
     counts = [conn.execute(sql).rowcount for sql in statements]
-    conn.execute(_drop_present(table, tmp, key))
+    conn.execute(staged.drop_present(table, tmp, key))
     names = ", ".join(map(q, cols))
     return [*counts, conn.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {tmp}").rowcount]
-
-
-def _drop_present(table: str, tmp: str, key: list[str]) -> str:
-    # Present keys leave the staging table before the INSERT, rather than a NOT EXISTS inside it:
-    # there each probe also visits the rows that INSERT already added (invisible to it, yet in the
-    # index), and a month partition without statistics is probed through its date index, so a batch
-    # into a new month went quadratic (50,000 new bars: 3.4 s against 0.35 s for ON CONFLICT).
-    # OFFSET 0 keeps EXISTS a per-row subplan: its key equalities reach both branches of the view
-    # (an index probe of the hot partition and of the cold month). As a semi-join the planner
-    # cannot push them into the UNION ALL and reads (decodes) the whole view per batch: 50,000
-    # present keys of compacted months in an 800,000-bar view (18 months compacted) 0.40 s with
-    # OFFSET 0, 1.39 s without; insert_new of those 50,000 bars, COPY included, 0.95 s.
-    return f"DELETE FROM {tmp} s WHERE EXISTS (SELECT 1 FROM {table} t WHERE {_same(key)} OFFSET 0)"
-
-
-def _update_fill(table: str, tmp: str, key: list[str], sets: str, when: str) -> str:
-    # The view joined to the staged rows cannot take their keys as index parameters either: each
-    # key column is first narrowed to the staged values (one array per column, an InitPlan, which
-    # the planner does push into both branches), the join then matches exact keys.
-    narrow = " AND ".join(f"t.{q(c)} = ANY (ARRAY(SELECT DISTINCT u.{q(c)} FROM {tmp} u))" for c in key)
-    return f"UPDATE {table} t SET {sets} FROM {tmp} s WHERE {_same(key)} AND {narrow} AND ({when})"
 
 
 def insert_new(conn: psycopg.Connection, table: str, frame: pd.DataFrame, key: list[str] | None = None) -> int:
@@ -167,7 +138,8 @@ def merge_fill(conn: psycopg.Connection, table: str, frame: pd.DataFrame, key: l
         sets = ", ".join(f"{q(c)} = COALESCE(t.{q(c)}, s.{q(c)})" for c in fill)
         when = " OR ".join(f"(t.{q(c)} IS NULL AND s.{q(c)} IS NOT NULL)" for c in fill)
         sets += ", updated_at = now()" if touch else ""
-        update = [_update_fill(table, tmp, key, sets, when)] if fill else []
+        update = [f"UPDATE {table} t SET {sets} FROM {tmp} s WHERE {staged.same_key(key)} "
+                  f"AND {staged.narrowed_to(tmp, key)} AND ({when})"] if fill else []
         return _view_statements(conn, table, tmp, cols, key, update)[-1]
     action = "DO NOTHING"
     if fill:
