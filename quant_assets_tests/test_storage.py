@@ -311,3 +311,33 @@ def test_timescaledb_sql_is_detected_and_what_runs_without_it_runs(database_url)
         assert conn.execute("SELECT relkind FROM pg_class WHERE relname = 'ohlcv_data'").fetchone()[0] == "r"
         assert conn.execute("SELECT relkind FROM pg_class WHERE relname = 'ohlcv_data_partitioned'").fetchone()[0] == "p"
         conn.rollback()
+
+
+def hot_partitions(url: str, hot: str = "ohlcv_hot") -> set[str]:
+    with psycopg.connect(url) as conn:
+        return {r[0] for r in conn.execute(
+            "SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = %s::regclass", (hot,))}
+
+
+def test_emptied_month_partitions_are_dropped_and_come_back_when_written(pair):
+    """Compaction drops the month partitions it empties (queries stop planning and opening them);
+    a write or an un-compaction that needs one gets it back, and answers stay the same."""
+    ref, cmp = pair
+    compact_closed_periods(cmp, before=BEFORE)
+    closed = {f"ohlcv_data_y2024m0{m}" for m in (1, 2, 3)}
+    assert not closed & hot_partitions(cmp) and "ohlcv_data_y2024m04" in hot_partitions(cmp)
+    assert not {f"etf_holdings_y2024m0{m}" for m in (1, 2, 3)} & hot_partitions(cmp, "etf_holdings_hot")
+    march = dt.date(2024, 3, 5)
+    with psycopg.connect(cmp) as conn:
+        # a region with no compacted rows that month writes straight into the hot table: the
+        # partition is created in the writer's transaction
+        assert layout.write_target(conn, "ohlcv_data", {"region": "US", "date": march}) == "ohlcv_hot"
+        assert conn.execute("SELECT to_regclass('ohlcv_data_y2024m03') IS NOT NULL").fetchone()[0]
+        conn.rollback()
+    assert "ohlcv_data_y2024m03" not in hot_partitions(cmp)
+    assert uncompact_period(cmp, "ohlcv_data", march)["rows"] > 0       # recreates it for the rows
+    assert "ohlcv_data_y2024m03" in hot_partitions(cmp)
+    assert_same(ref, cmp, "after un-compacting a month whose partition was dropped")
+    again = compact_closed_periods(cmp, before=BEFORE)["tables"]["ohlcv_data"]
+    assert again["partitions_dropped"] == 1 and "ohlcv_data_y2024m03" not in hot_partitions(cmp)
+    assert_same(ref, cmp, "after compacting it again")

@@ -156,7 +156,10 @@ class Warehouse(ConfigurableResource):
                         f"CREATE TABLE IF NOT EXISTS {child} PARTITION OF {parent} "
                         f"FOR VALUES FROM ('{m}') TO ('{next_month(m)}')"
                     )
-                self._partitions.add((table, m))
+                if parent == table:
+                    # not for a compacted table's hot parent: compaction drops month partitions it
+                    # empties, so "created once" does not mean "still there"
+                    self._partitions.add((table, m))
 
     def has_region(self, table: str) -> bool:
         """Whether `table` has a region column (every market-data table does since sql/008)."""

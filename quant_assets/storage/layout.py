@@ -24,6 +24,7 @@ runs in the migration-free conversion.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import psycopg
@@ -95,7 +96,18 @@ def write_target(conn: psycopg.Connection, table: str, where: dict) -> str:
         "SELECT EXISTS (SELECT 1 FROM storage_periods WHERE table_name = %s AND region = %s "
         "AND period BETWEEN date_trunc('month', %s::date) AND %s::date)",
         (table, where["region"], first, last)).fetchone()[0]
-    return table if compacted else spec.hot
+    if compacted:
+        return table
+    # Compaction drops a month partition it emptied (compaction.py) under an ACCESS EXCLUSIVE lock
+    # of the hot table: this lock makes it wait for the write, and a month dropped before it (a
+    # region writing into a month the others compacted) is created again here.
+    conn.execute(f"LOCK TABLE {spec.hot} IN ROW EXCLUSIVE MODE")
+    for (month,) in conn.execute(
+            "SELECT m::date FROM generate_series(date_trunc('month', %s::date), %s::date, interval '1 month') m "
+            f"WHERE to_regclass({partition_name_sql(spec, 'm')}) IS NULL", (first, last)).fetchall():
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {partition_name(spec, month)} PARTITION OF {spec.hot} "
+                     f"FOR VALUES FROM ('{month}') TO ('{(month + dt.timedelta(days=32)).replace(day=1)}')")
+    return spec.hot
 
 
 def value_columns(spec: Spec, cols: list[Column]) -> list[Column]:
@@ -225,9 +237,19 @@ def _lock(spec: Spec) -> str:
     return f"PERFORM pg_advisory_xact_lock(hashtext('storage:{spec.table}:' || p_region || ':' || p_month));"
 
 
+def partition_name(spec: Spec, month) -> str:
+    """The month partition's name, as Warehouse.ensure_month_partitions and the migrations give it."""
+    return f"{spec.table}_y{month.year}m{month.month:02d}"
+
+
+def partition_name_sql(spec: Spec, month: str) -> str:
+    """partition_name as an SQL expression of the date expression `month`."""
+    return f"'{spec.table}_y' || to_char({month}, 'YYYY') || 'm' || to_char({month}, 'MM')"
+
+
 def uncompact_function(spec: Spec, cols: list[Column]) -> str:
     names = ", ".join(c.name for c in cols)
-    return f"""CREATE FUNCTION {spec.uncompact_fn}(p_region varchar, p_month date) RETURNS bigint
+    return f"""CREATE OR REPLACE FUNCTION {spec.uncompact_fn}(p_region varchar, p_month date) RETURNS bigint
 LANGUAGE plpgsql AS $fn$
 DECLARE n bigint;
 BEGIN
@@ -236,6 +258,9 @@ BEGIN
                    AND region = p_region AND period = p_month) THEN
         RETURN 0;
     END IF;
+    -- compaction drops a month partition it emptied (compaction.py); the rows need it back
+    EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF {spec.hot} FOR VALUES FROM (%L) TO (%L)',
+                   {partition_name_sql(spec, "p_month")}, p_month, (p_month + interval '1 month')::date);
     INSERT INTO {spec.hot} ({names})
     {cold_select(spec, cols, " AND c.region = p_region AND c.month = p_month AND d.region = p_region AND d.month = p_month")};
     GET DIAGNOSTICS n = ROW_COUNT;
@@ -257,7 +282,7 @@ def compact_function(spec: Spec, cols: list[Column]) -> str:
     dc = spec.date_col
     # enable_nestloop off: the generic plan of a plpgsql statement cannot see how many rows a month
     # has, and a nested loop over (cells x rows) is quadratic; every join here wants hashing.
-    return f"""CREATE FUNCTION {spec.compact_fn}(p_region varchar, p_month date) RETURNS bigint
+    return f"""CREATE OR REPLACE FUNCTION {spec.compact_fn}(p_region varchar, p_month date) RETURNS bigint
 LANGUAGE plpgsql SET enable_nestloop = off AS $fn$
 DECLARE
     n bigint; v_end date := (p_month + interval '1 month')::date; v_part regclass; v_raw bigint;
@@ -317,7 +342,7 @@ def write_function(spec: Spec, cols: list[Column]) -> str:
                 f"AND region = {rec}.region AND period = date_trunc('month', {rec}.{dc})::date) THEN\n"
                 f"            PERFORM {spec.uncompact_fn}({rec}.region, date_trunc('month', {rec}.{dc})::date);\n"
                 f"        END IF;")
-    return f"""CREATE FUNCTION {spec.write_fn}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+    return f"""CREATE OR REPLACE FUNCTION {spec.write_fn}() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
     IF TG_OP <> 'INSERT' THEN
         {uncompact('OLD')}
@@ -344,6 +369,12 @@ def dependent_views(conn: psycopg.Connection, table: str) -> list[tuple[str, str
         "JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class "
         "WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = %s::regclass AND v.oid <> %s::regclass "
         "AND v.relkind = 'v'", (table, table)).fetchall()]
+
+
+def refresh_functions(conn: psycopg.Connection, spec: Spec) -> None:
+    """Re-create the un-compaction function of a converted table from its catalogue, so a table
+    converted by an earlier release gets the current definition (compaction calls this first)."""
+    conn.execute(uncompact_function(spec, columns(conn, spec.table)))
 
 
 def convert(conn: psycopg.Connection, spec: Spec) -> bool:
