@@ -17,6 +17,7 @@ import os
 import subprocess
 import threading
 import time
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -111,13 +112,45 @@ PRELOAD = "pg_stat_statements"
 # external server keeps its administrator's). Measured in a one-year `make bench-history` at
 # PostgreSQL's defaults: 2.46 GB of WAL for a 950 MB database, ~45 % of it full-page images
 # written again after each of 5 checkpoints forced by max_wal_size = 1GB. Fewer, later
-# checkpoints write each page image once per load instead of once per GB; 512 MB of shared
-# buffers hold a ranged run's look-back windows (300 days of bars) instead of 128 MB.
+# checkpoints write each page image once per load instead of once per GB.
+#
+# shared_buffers: a quarter of the memory the server may use (PostgreSQL's own guidance for a
+# dedicated server), at least 512 MB, at most 8 GB; QUANT_PG_SHARED_BUFFERS overrides it. Why
+# that much: compaction shrinks ten years of the KR warehouse to ~2.8 GB, which then fits in
+# buffers, and a query of compacted months reads whole cold rows (one date of all tickers touches
+# every ticker's row of that month, ~1,000-1,900 pages). Measured on the synthetic ten-year bars
+# (benchmarks/storage.py data, 3,700 tickers, 1.7 GB cold table): one date of all tickers p50
+# 16.9 ms with 512 MB (pages from the OS cache) vs 8.0 ms with the table in 4 GB of buffers;
+# one ticker's ten years 7.8 vs 6.4 ms. Shared memory is only backed as pages are touched.
+def _memory_bytes() -> int:
+    """Physical memory, or the cgroup's limit when it is lower (a container)."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return total
+
+
+def shared_buffers(memory: int | None = None) -> str:
+    """The embedded server's shared_buffers, spelled as SHOW prints it: whole GB (rounded down)
+    from 1 GB, else MB."""
+    override = os.environ.get("QUANT_PG_SHARED_BUFFERS")
+    if override:
+        return override
+    mb = (memory if memory is not None else _memory_bytes()) // 4 // 2**20
+    mb = max(512, min(8192, mb))
+    return f"{mb // 1024}GB" if mb >= 1024 else f"{mb}MB"
+
+
 SETTINGS = {
     "max_wal_size": "2GB",          # pg_wal may grow to this during a backfill (disk, not data)
     "min_wal_size": "256MB",
     "checkpoint_timeout": "15min",  # crash recovery replays at most this much (seconds, measured)
-    "shared_buffers": "512MB",
+    "shared_buffers": shared_buffers(),
 }
 
 

@@ -56,3 +56,15 @@ def test_embedded_server_runs_with_the_warehouse_settings(database_url):
         preload = conn.execute("SHOW shared_preload_libraries").fetchone()[0]
     assert shown == database.SETTINGS
     assert database.PRELOAD in preload
+
+
+def test_shared_buffers_follow_the_machine(monkeypatch):
+    """A quarter of the memory, 512 MB to 8 GB (whole GB from 1 GB), spelled as SHOW prints it (so the server's value
+    compares equal and is not re-applied at every start); QUANT_PG_SHARED_BUFFERS overrides."""
+    from quant_assets import database
+
+    monkeypatch.delenv("QUANT_PG_SHARED_BUFFERS", raising=False)
+    gib = 2**30
+    assert [database.shared_buffers(m * gib) for m in (1, 6, 24, 64)] == ["512MB", "1GB", "6GB", "8GB"]
+    monkeypatch.setenv("QUANT_PG_SHARED_BUFFERS", "256MB")
+    assert database.shared_buffers(24 * gib) == "256MB"
