@@ -64,7 +64,8 @@ def cmd_storage(args: argparse.Namespace) -> int:
                 print(f"{table}: skipped ({r['skipped']})")
                 continue
             print(f"{table}: {len(r['periods'])} month(s), {r['rows']:,} rows compacted before {result['before']} "
-                  f"in {r['seconds']} s{' (converted to the compacted layout)' if r['converted'] else ''}")
+                  f"in {r['seconds']} s{' (converted to the compacted layout)' if r['converted'] else ''}"
+                  f"{', ' + str(r['partitions_dropped']) + ' emptied month partition(s) dropped' if r.get('partitions_dropped') else ''}")
         return 0
     if args.action == "uncompact":
         if args.period is None:

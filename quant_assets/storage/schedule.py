@@ -19,7 +19,8 @@ from quant_assets.storage.compaction import compact_closed_periods
 from quant_assets.storage.report import storage_report, summarise
 
 
-@dg.op(description="Compact every closed month of ohlcv_data and etf_holdings (quant_assets/storage).")
+@dg.op(description="Compact every closed month of the compactable tables (storage/specs.py) and drop the "
+                   "month partitions it empties (quant_assets/storage).")
 def compact_closed_periods_op(context, warehouse: Warehouse) -> dg.Output[dict]:
     with warehouse.connect():       # migrations applied
         pass
@@ -30,6 +31,7 @@ def compact_closed_periods_op(context, warehouse: Warehouse) -> dg.Output[dict]:
         if "periods" in r:
             metadata[f"{table} months compacted"] = len(r["periods"])
             metadata[f"{table} rows compacted"] = r["rows"]
+            metadata[f"{table} month partitions dropped"] = r.get("partitions_dropped", 0)
     for e in totals:
         if e["state"] == "compacted":
             metadata[f"{e['table']} compacted ratio"] = e["ratio"]
