@@ -286,8 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         out["closed_periods_saved_pct"] = {"ohlcv_data": cold["saved_pct"]}
         with psycopg.connect(url) as conn:
             out["ohlcv_total_bytes_after"] = (table_bytes(conn, "ohlcv_hot") + conn.execute(
-                "SELECT pg_total_relation_size('ohlcv_cold') + pg_total_relation_size('ohlcv_cold_days') "
-                "+ coalesce(pg_total_relation_size(to_regclass('ohlcv_cold_indicators')), 0)").fetchone()[0])
+                "SELECT pg_total_relation_size('ohlcv_cold') + pg_total_relation_size('ohlcv_cold_days')").fetchone()[0])
         log(f"compacted {out['compacted_periods']} months in {out['compact_s']}s: {cold}")
         out["identical_after_compaction"] = fingerprint(url, *sample) == reference
         out["queries_after"] = run_queries(url, args.tickers, cold_days, args.runs, 1)

@@ -33,8 +33,6 @@ def drop(conn: psycopg.Connection, spec: layout.Spec) -> None:
         if kind:
             conn.execute(f"DROP {'VIEW' if kind[0] == 'v' else 'TABLE'} {name} CASCADE")
     conn.execute(f"DROP TABLE IF EXISTS {spec.cold}, {spec.days} CASCADE")
-    if spec.side_table:
-        conn.execute(f"DROP TABLE IF EXISTS {spec.side_table}")
     for fn in (spec.compact_fn, spec.uncompact_fn, spec.write_fn):
         conn.execute(f"DROP FUNCTION IF EXISTS {fn} CASCADE")
     conn.execute("DELETE FROM storage_periods WHERE table_name = %s", (spec.table,))
@@ -57,8 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     base = layout.SPECS[args.table]
     name = f"exp_{args.table}"
-    spec = dataclasses.replace(base, table=name, hot=f"{name}_hot", cold=f"{name}_cold",
-                               side_table=f"{name}_cold_side" if base.side_table else None)
+    spec = dataclasses.replace(base, table=name, hot=f"{name}_hot", cold=f"{name}_cold")
     month = args.month.replace(day=1)
     nxt = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
     with psycopg.connect(args.url, autocommit=True) as conn:
@@ -80,8 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - t
     with psycopg.connect(args.url, autocommit=True) as conn:
         total, heap, idx, cold_rows = conn.execute(
-            f"SELECT pg_total_relation_size('{spec.cold}') + pg_total_relation_size('{spec.days}') "
-            f"+ coalesce(pg_total_relation_size(to_regclass('{spec.side_table}')), 0), "
+            f"SELECT pg_total_relation_size('{spec.cold}') + pg_total_relation_size('{spec.days}'), "
             f"pg_relation_size('{spec.cold}'), pg_indexes_size('{spec.cold}'), (SELECT count(*) FROM {spec.cold})"
         ).fetchone()
         reported = conn.execute("SELECT compacted_bytes FROM storage_periods WHERE table_name = %s", (name,)).fetchone()

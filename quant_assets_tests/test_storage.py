@@ -278,19 +278,11 @@ def test_conversion_sql_is_generated_from_the_catalogue(database_url):
         text = [str(s) for s in layout.conversion_sql(layout.OHLCV, cols, [])]
     assert text[0] == "ALTER TABLE ohlcv_data RENAME TO ohlcv_hot"
     view = next(s for s in text if s.startswith("CREATE VIEW ohlcv_data"))
-    # the indicators are read from the side table, joined on the cold row's whole key
-    assert "WHEN s.ma5_s4 IS NOT NULL THEN (s.ma5_s4[d.idx]::float8 / 10000::float8)" in view
-    assert "ELSE s.ma5[d.idx] END AS ma5" in view and "UNION ALL" in view
-    assert ("LEFT JOIN ohlcv_cold_indicators s ON s.region OPERATOR(pg_catalog.=) c.region AND "
-            "s.month OPERATOR(pg_catalog.=) c.month AND s.ticker OPERATOR(pg_catalog.=) c.ticker AND "
-            "s.timeframe OPERATOR(pg_catalog.=) c.timeframe AND s.asset_type OPERATOR(pg_catalog.=) c.asset_type") in view
+    assert "WHEN c.ma5_s4 IS NOT NULL THEN (c.ma5_s4[d.idx]::float8 / 10000::float8)" in view
+    assert "ELSE c.ma5[d.idx] END AS ma5" in view and "UNION ALL" in view
     cold = next(s for s in text if s.startswith("CREATE TABLE ohlcv_cold ("))
     assert "open numeric(20,4)[]" in cold and "volume bigint[]" in cold
     assert "open_u4 int4[]" in cold and "volume_s4 int4[]" in cold and "currency_k character(3)" in cold
-    assert "ma5" not in cold
-    side = next(s for s in text if s.startswith("CREATE TABLE ohlcv_cold_indicators ("))
-    assert "ma5_s4 int4[]" in side and "volume_ratio double precision[]" in side and "close" not in side
-    assert "PRIMARY KEY (region, month, ticker, timeframe, asset_type)" in side
     assert "ALTER TABLE ohlcv_cold SET (toast_tuple_target = 128)" in text
 
 
@@ -349,50 +341,3 @@ def test_emptied_month_partitions_are_dropped_and_come_back_when_written(pair):
     again = compact_closed_periods(cmp, before=BEFORE)["tables"]["ohlcv_data"]
     assert again["partitions_dropped"] == 1 and "ohlcv_data_y2024m03" not in hot_partitions(cmp)
     assert_same(ref, cmp, "after compacting it again")
-
-
-def test_a_query_reading_no_indicator_does_not_join_the_indicator_table(pair):
-    """The indicators of compacted bars live in ohlcv_cold_indicators; the planner drops the view's
-    LEFT JOIN to it when a query reads none of them (fewer pages for one date of every ticker)."""
-    _, cmp = pair
-    compact_closed_periods(cmp, before=BEFORE)
-    day = dt.date(2024, 2, 7)
-    with psycopg.connect(cmp) as conn:
-        def plan(columns: str) -> str:
-            return "\n".join(r[0] for r in conn.execute(
-                f"EXPLAIN SELECT ticker, {columns} FROM ohlcv_data WHERE region = 'KR' AND date = %s", (day,)))
-        assert "ohlcv_cold_indicators" not in plan("close, volume")
-        assert "ohlcv_cold_indicators" in plan("close, rsi_14")
-        # a ticker without indicators that month (the ETF listed in February) has no side row and
-        # still reads NULL indicators
-        assert conn.execute("SELECT count(*) FROM ohlcv_cold_indicators WHERE month = '2024-01-01' "
-                            "AND ticker = '000040'").fetchone()[0] == 0
-
-
-def test_a_warehouse_compacted_before_the_indicator_table_is_upgraded_in_place(database_url):
-    """A warehouse whose bars were compacted by an earlier release (indicators inside ohlcv_cold)
-    gets ohlcv_cold_indicators at its next compaction: same answers, the cold table without them."""
-    import dataclasses
-
-    from quant_assets.storage.compaction import compact_table
-
-    with scratch_databases(database_url, "storage_upgrade", 2) as (ref, cmp):
-        for url in (ref, cmp):
-            load(url)
-        before_split = dataclasses.replace(layout.OHLCV, side=(), side_table=None)
-        assert compact_table(cmp, before_split, BEFORE)["converted"]
-        with psycopg.connect(cmp) as conn:
-            assert conn.execute("SELECT to_regclass('ohlcv_cold_indicators')").fetchone()[0] is None
-            assert "ma5_s4" in {c.name for c in layout.columns(conn, "ohlcv_cold")}
-        assert_same(ref, cmp, "compacted in the former layout")
-        result = compact_closed_periods(cmp, before=BEFORE, tables=("ohlcv_data",))["tables"]["ohlcv_data"]
-        assert result["side_table_added"]
-        with psycopg.connect(cmp) as conn:
-            assert not {"ma5", "ma5_s4", "rsi_14"} & {c.name for c in layout.columns(conn, "ohlcv_cold")}
-            assert conn.execute("SELECT count(*) FROM ohlcv_cold_indicators").fetchone()[0] > 0
-        assert_same(ref, cmp, "after moving the indicators out")
-        for url in (ref, cmp):                   # the upgraded functions un-compact and compact again
-            correct_day(url, dt.date(2024, 2, 14))
-        assert_same(ref, cmp, "after correcting a compacted day of the upgraded layout")
-        compact_closed_periods(cmp, before=BEFORE, tables=("ohlcv_data",))
-        assert_same(ref, cmp, "after compacting the upgraded layout again")

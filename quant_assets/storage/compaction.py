@@ -99,7 +99,6 @@ def compact_table(url: str, spec: Spec, before: dt.date) -> dict:
                     "seconds": round(time.perf_counter() - start, 2)}
         with conn.transaction():
             converted = layout.convert(conn, spec)
-            upgraded = not converted and layout.add_side_table(conn, spec)
             if not converted:
                 layout.refresh_functions(conn, spec)
         periods, rows, dropped = [], 0, 0
@@ -113,13 +112,9 @@ def compact_table(url: str, spec: Spec, before: dt.date) -> dict:
                     rows += n
             dropped += drop_if_empty(conn, spec, part)
     with psycopg.connect(url, autocommit=True) as conn:
-        side = f", {spec.side_table}" if spec.side_table and _exists(conn, spec.side_table) else ""
-        if upgraded:   # the cold table's dropped side columns still take their space until rewritten
-            conn.execute(f"VACUUM (FULL, ANALYZE) {spec.cold}")
-        if periods or converted or upgraded:
-            conn.execute(f"VACUUM (ANALYZE) {spec.cold}, {spec.days}{side}")
-    return {"converted": converted, "side_table_added": upgraded, "periods": periods, "rows": rows,
-            "partitions_dropped": dropped,
+        if periods or converted:
+            conn.execute(f"VACUUM (ANALYZE) {spec.cold}, {spec.days}")
+    return {"converted": converted, "periods": periods, "rows": rows, "partitions_dropped": dropped,
             "seconds": round(time.perf_counter() - start, 2)}
 
 

@@ -21,7 +21,6 @@ casts back to the column's type and typmod, so the view's columns keep format_ty
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -38,9 +37,8 @@ class Encoding:
     ctype: str           # type of the cold column
     when: str            # aggregate condition (h.<col>, h.<present>): this encoding is exact
     encode: str          # aggregate expression: the cold column's value
-    decode: str          # expression of the cold row `row` and day d: the view column's value
+    decode: str          # expression of the cold row c and day d: the view column's value
     scalar: bool = False
-    row: str = "c"       # alias of the cold table holding the column in the view (s: the side table)
 
 
 def _range(expr: str, target: str) -> str:
@@ -48,12 +46,8 @@ def _range(expr: str, target: str) -> str:
     return f"min({expr}) >= {lo} AND max({expr}) <= {hi}"
 
 
-def encodings(name: str, ctype: str, present: str, is_present: bool, row: str = "c") -> list[Encoding]:
-    """Encodings of column `name` (format_type `ctype`), most compact first, plain array last;
-    `row` is the alias of the cold table the view reads the column from."""
-    if row != "c":
-        return [dataclasses.replace(e, row=row, decode=e.decode.replace("c.", f"{row}.")) for e in
-                encodings(name, ctype, present, is_present)]
+def encodings(name: str, ctype: str, present: str, is_present: bool) -> list[Encoding]:
+    """Encodings of column `name` (format_type `ctype`), most compact first, plain array last."""
     v, arr = f"h.{name}", f"array_agg(h.{name} ORDER BY k.idx)"
     out: list[Encoding] = []
     if not is_present and ctype.startswith(CONST_TYPES):
@@ -97,13 +91,13 @@ def decode(name: str, encs: list[Encoding]) -> str:
     """The view's expression for column `name`: the first set cold column wins."""
     if len(encs) == 1:
         return encs[0].decode
-    arms = " ".join(f"WHEN {e.row}.{name}{e.suffix} IS NOT NULL THEN {e.decode}" for e in encs[:-1])
+    arms = " ".join(f"WHEN c.{name}{e.suffix} IS NOT NULL THEN {e.decode}" for e in encs[:-1])
     return f"CASE {arms} ELSE {encs[-1].decode} END"
 
 
 def present(name: str, encs: list[Encoding]) -> str:
     """`<column> IS NOT NULL` for the row filter, without decoding (no numeric built per cell)."""
-    return "(" + " OR ".join(f"{e.row}.{name}{e.suffix}[d.idx] IS NOT NULL" for e in encs if not e.scalar) + ")"
+    return "(" + " OR ".join(f"c.{name}{e.suffix}[d.idx] IS NOT NULL" for e in encs if not e.scalar) + ")"
 
 
 def encode(name: str, encs: list[Encoding]) -> list[str]:

@@ -12,9 +12,6 @@ compacts keeps exactly that. The first `quant storage compact` converts the tabl
   paths cheap: "one date of all tickers" looks the date up in `<cold>_days` and reads element `idx`
   of each ticker's row of that month (no unnest, no scan of other months); "one ticker's ten years"
   reads that ticker's ~120 rows through the (ticker, region, month) index;
-* value columns few queries read (ohlcv's technical indicators, Spec.side) sit in a *side* table
-  with the cold row's key, LEFT JOINed by the view on that unique key, so the planner removes the
-  join from a query that reads none of them: one date of all tickers then reads ~2.3x fewer pages;
 * the seed name becomes a view `hot UNION ALL cold-expanded` with the same columns, types
   (typmods included), defaults and comments, and INSTEAD OF triggers: a write that touches a
   compacted month (correction, re-run, technical_analysis UPDATE) first un-compacts that month
@@ -118,33 +115,10 @@ def value_columns(spec: Spec, cols: list[Column]) -> list[Column]:
     return [c for c in cols if c.name not in scalar]
 
 
-def side_columns(spec: Spec, cols: list[Column]) -> set[str]:
-    """The value columns of `cols` stored in the side table (none without one)."""
-    return set(spec.side) & {c.name for c in cols} if spec.side_table else set()
-
-
 def column_encodings(spec: Spec, cols: list[Column]) -> dict[str, list[encoding.Encoding]]:
-    """Value column -> its encodings (encoding.py), most compact first; a side column's are read
-    from the side table (alias s)."""
-    side = side_columns(spec, cols)
-    return {c.name: encoding.encodings(c.name, c.type, spec.present, c.name == spec.present,
-                                       "s" if c.name in side else "c")
+    """Value column -> its encodings (encoding.py), most compact first."""
+    return {c.name: encoding.encodings(c.name, c.type, spec.present, c.name == spec.present)
             for c in value_columns(spec, cols)}
-
-
-def targets(encs: dict[str, list[encoding.Encoding]], row: str | None = None) -> list[str]:
-    """The cold columns (name + suffix) of the encodings, of table alias `row` (c, s) or all."""
-    return [f"{name}{e.suffix}" for name, es in encs.items() for e in es if row in (None, e.row)]
-
-
-def side_join(spec: Spec) -> str:
-    """LEFT JOIN of the side table on the cold row's whole key: with the side table's unique index
-    on exactly these columns the planner removes the join when no side column is read. The
-    built-in equality, not `timeframe`'s own (sql/008: '1d' = 'D', an SQL function in no B-tree
-    operator family), which would keep the planner from proving the side row unique; both rows
-    of a key carry the same stored value anyway."""
-    on = " AND ".join(f"s.{k} OPERATOR(pg_catalog.=) c.{k}" for k in ("region", "month", *spec.group))
-    return f"\n  LEFT JOIN {spec.side_table} s ON {on}"
 
 
 def cold_select(spec: Spec, cols: list[Column], where: str = "") -> str:
@@ -159,9 +133,8 @@ def cold_select(spec: Spec, cols: list[Column], where: str = "") -> str:
         else:
             items.append(f"c.{c.name}")
     present = encoding.present(spec.present, encs[spec.present])
-    join = side_join(spec) if side_columns(spec, cols) else ""
     return (f"SELECT {', '.join(items)}\n  FROM {spec.cold} c JOIN {spec.days} d "
-            f"ON d.region = c.region AND d.month = c.month{join}\n WHERE {present}{where}")
+            f"ON d.region = c.region AND d.month = c.month\n WHERE {present}{where}")
 
 
 # A cold row (~21 days x ~30 arrays) is 1-4 kB: TOAST only looks at rows over 2 kB and then
@@ -173,31 +146,9 @@ ARRAY_STORAGE = "MAIN"
 
 
 def toast_sql(spec: Spec, encs: dict[str, list[encoding.Encoding]]) -> list[str]:
-    out = []
-    for table, row in ((spec.cold, "c"), (spec.side_table, "s")):
-        arrays = [f"{name}{e.suffix}" for name, es in encs.items() for e in es
-                  if e.ctype.endswith("[]") and e.row == row]
-        if arrays:
-            out += [f"ALTER TABLE {table} SET (toast_tuple_target = {TOAST_TUPLE_TARGET})",
-                    f"ALTER TABLE {table} " + ", ".join(f"ALTER COLUMN {a} SET STORAGE {ARRAY_STORAGE}"
-                                                        for a in arrays)]
-    return out
-
-
-def side_table_sql(spec: Spec, cols: list[Column]) -> list[str]:
-    """The side table, keyed like a cold row (none when the spec has no side columns)."""
-    if not side_columns(spec, cols):
-        return []
-    by_name = {c.name: c for c in cols}
-    encs = column_encodings(spec, cols)
-    group_defs = ", ".join(f"{g} {by_name[g].type} NOT NULL" for g in spec.group)
-    array_defs = ",\n    ".join(f"{name}{e.suffix} {e.ctype}" for name, es in encs.items() for e in es
-                                if e.row == "s")
-    key = ", ".join(("region", "month", *spec.group))
-    return [f"""CREATE TABLE {spec.side_table} (
-    region {by_name["region"].type} NOT NULL, month date NOT NULL, {group_defs},
-    {array_defs},
-    PRIMARY KEY ({key}))"""]
+    arrays = [f"{name}{e.suffix}" for name, es in encs.items() for e in es if e.ctype.endswith("[]")]
+    return [f"ALTER TABLE {spec.cold} SET (toast_tuple_target = {TOAST_TUPLE_TARGET})",
+            f"ALTER TABLE {spec.cold} " + ", ".join(f"ALTER COLUMN {a} SET STORAGE {ARRAY_STORAGE}" for a in arrays)]
 
 
 def conversion_sql(spec: Spec, cols: list[Column], dependents: list[tuple[str, str]]) -> list[str]:
@@ -207,8 +158,7 @@ def conversion_sql(spec: Spec, cols: list[Column], dependents: list[tuple[str, s
     encs = column_encodings(spec, cols)
     group_defs = ", ".join(f"{g} {by_name[g].type}{' NOT NULL' if by_name[g].notnull else ''}"
                            for g in spec.group)
-    array_defs = ",\n    ".join(f"{name}{e.suffix} {e.ctype}" for name, es in encs.items() for e in es
-                                if e.row == "c")
+    array_defs = ",\n    ".join(f"{name}{e.suffix} {e.ctype}" for name, es in encs.items() for e in es)
     region_type = by_name["region"].type
     out = [
         f"ALTER TABLE {spec.table} RENAME TO {spec.hot}",
@@ -218,7 +168,7 @@ def conversion_sql(spec: Spec, cols: list[Column], dependents: list[tuple[str, s
         f"""CREATE TABLE {spec.cold} (
     region {region_type} NOT NULL, month date NOT NULL, {group_defs},
     {array_defs})""",
-    ] + side_table_sql(spec, cols) + toast_sql(spec, encs) + [
+    ] + toast_sql(spec, encs) + [
         # (region, month): the month's rows for "one date of everything" and (un)compaction. Not
         # UNIQUE over the group (the compaction's GROUP BY makes it so): a B-tree over a handful of
         # distinct keys deduplicates to almost nothing, one over the group columns (holdings: names,
@@ -254,13 +204,6 @@ def comments(spec: Spec, cols: list[Column]) -> list:
         f"Compacted closed months of {spec.table}: {spec.layout}. Element i of every array is the "
         f"day with idx i in {spec.days}; a NULL {spec.present}[i] means no row that day. Read through "
         f"the view {spec.table}; maintained by {spec.compact_fn}/{spec.uncompact_fn}.")))
-    side = side_columns(spec, cols)
-    if side:
-        out.append(sql.SQL("COMMENT ON TABLE {} IS {}").format(sql.Identifier(spec.side_table), lit(
-            f"Compacted closed months of {spec.table}: its columns {', '.join(c for c in spec.side if c in side)} "
-            f"for the rows of {spec.cold} having any of them (same key; arrays aligned to {spec.days} the same "
-            f"way). Kept apart so a query reading none of them (one date of every ticker) touches fewer pages; "
-            f"the view {spec.table} LEFT JOINs it on the key, and the planner removes that join then.")))
     out.append(sql.SQL("COMMENT ON TABLE {} IS {}").format(sql.Identifier(spec.days), lit(
         f"Trading days of each compacted (region, month) of {spec.table}, numbered from 1: idx is the "
         f"array position of that date in {spec.cold}.")))
@@ -271,9 +214,8 @@ def comments(spec: Spec, cols: list[Column]) -> list:
         (spec.days, "date", "Trading day."),
         (spec.cold, "region", "Market (regions.region)."),
         (spec.cold, "month", "First day of the compacted month."),
-    ] + [(t, g, f"{g} of the rows (as in {spec.table}.{g}).") for g in spec.group
-         for t in (spec.cold, *([spec.side_table] if side else []))] + [
-        (spec.cold if e.row == "c" else spec.side_table, f"{name}{e.suffix}", _encoded_comment(spec, name, e))
+    ] + [(spec.cold, g, f"{g} of the rows (as in {spec.table}.{g}).") for g in spec.group] + [
+        (spec.cold, f"{name}{e.suffix}", _encoded_comment(spec, name, e))
         for name, es in column_encodings(spec, cols).items() for e in es
     ]:
         out.append(sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
@@ -305,11 +247,6 @@ def partition_name_sql(spec: Spec, month: str) -> str:
     return f"'{spec.table}_y' || to_char({month}, 'YYYY') || 'm' || to_char({month}, 'MM')"
 
 
-def side_delete(spec: Spec, cols: list[Column]) -> str:
-    return (f"\n    DELETE FROM {spec.side_table} WHERE region = p_region AND month = p_month;"
-            if side_columns(spec, cols) else "")
-
-
 def uncompact_function(spec: Spec, cols: list[Column]) -> str:
     names = ", ".join(c.name for c in cols)
     return f"""CREATE OR REPLACE FUNCTION {spec.uncompact_fn}(p_region varchar, p_month date) RETURNS bigint
@@ -327,7 +264,7 @@ BEGIN
     INSERT INTO {spec.hot} ({names})
     {cold_select(spec, cols, " AND c.region = p_region AND c.month = p_month AND d.region = p_region AND d.month = p_month")};
     GET DIAGNOSTICS n = ROW_COUNT;
-    DELETE FROM {spec.cold} WHERE region = p_region AND month = p_month;{side_delete(spec, cols)}
+    DELETE FROM {spec.cold} WHERE region = p_region AND month = p_month;
     DELETE FROM {spec.days} WHERE region = p_region AND month = p_month;
     DELETE FROM storage_periods WHERE table_name = '{spec.table}' AND region = p_region AND period = p_month;
     RETURN n;
@@ -336,25 +273,12 @@ END $fn$"""
 
 def compact_function(spec: Spec, cols: list[Column]) -> str:
     encs = column_encodings(spec, cols)
-    core, side = targets(encs, "c"), targets(encs, "s")
-    groups = ", ".join(spec.group)
+    targets = [f"{name}{e.suffix}" for name, es in encs.items() for e in es]
     # One text key per group (NULL marked): DISTINCT, joins and sorts on it hash and compare as
     # text, not through the group columns' own operators (timeframe's are SQL functions).
     key = "concat_ws(E'\\x1f', " + ", ".join(f"coalesce(h.{g}::text, E'\\x1e')" for g in spec.group) + ")"
-    group = ", ".join(f"(array_agg(k.{g}))[1] AS {g}" for g in spec.group)
-    arrays = ",\n           ".join(f"{x} AS {t}" for name, es in encs.items()
-                                   for x, t in zip(encoding.encode(name, es), targets({name: es}), strict=True))
-    # the side columns of the same aggregate go to the side table, for the rows having any
-    # (agg's columns qualified: a value column may share its name with a variable of the function)
-    def a(names: list[str] | tuple[str, ...]) -> str:
-        return ", ".join(f"a.{n}" for n in names)
-    side_insert = (f""",
-    side AS (INSERT INTO {spec.side_table} (region, month, {groups}, {', '.join(side)})
-             SELECT p_region, p_month, {a(spec.group)}, {a(side)} FROM agg a WHERE num_nonnulls({a(side)}) > 0)"""
-                   if side else "")
-    sizes = " + ".join(f"pg_total_relation_size('{t}')" for t in (spec.cold, spec.days) + ((spec.side_table,) if side else ()))
-    side_bytes = (f"\n                               + (SELECT coalesce(sum(pg_column_size(s.*) + 4), 0) FROM "
-                  f"{spec.side_table} s WHERE s.region = p_region AND s.month = p_month)" if side else "")
+    group = ", ".join(f"(array_agg(k.{g}))[1]" for g in spec.group)
+    arrays = ",\n           ".join(x for name, es in encs.items() for x in encoding.encode(name, es))
     dc = spec.date_col
     # enable_nestloop off: the generic plan of a plpgsql statement cannot see how many rows a month
     # has, and a nested loop over (cells x rows) is quadratic; every join here wants hashing.
@@ -377,32 +301,30 @@ BEGIN
     SELECT tableoid::regclass INTO v_part FROM {spec.hot} WHERE {dc} >= p_month AND {dc} < v_end LIMIT 1;
     SELECT count(*) INTO v_part_rows FROM {spec.hot} WHERE {dc} >= p_month AND {dc} < v_end;
     v_raw := (pg_total_relation_size(v_part) * n / v_part_rows);
-    v_size := {sizes};
+    v_size := pg_total_relation_size('{spec.cold}') + pg_total_relation_size('{spec.days}');
     INSERT INTO {spec.days} (region, month, idx, date)
     SELECT p_region, p_month, row_number() OVER (ORDER BY s.{dc}), s.{dc}
       FROM (SELECT DISTINCT {dc} FROM {spec.hot} WHERE region = p_region AND {dc} >= p_month AND {dc} < v_end) s;
     -- The month's rows once (with their day index), then every (group, day) cell: hash joins on
     -- small materialised sets, one sort feeding every array_agg.
+    INSERT INTO {spec.cold} (region, month, {', '.join(spec.group)}, {', '.join(targets)})
     WITH m AS MATERIALIZED (
         SELECT h.*, d.idx, {key} AS group_key FROM {spec.hot} h
           JOIN {spec.days} d ON d.region = p_region AND d.month = p_month AND d.date = h.{dc}
          WHERE h.region = p_region AND h.{dc} >= p_month AND h.{dc} < v_end),
     k AS MATERIALIZED (SELECT DISTINCT ON (group_key) group_key, {', '.join(spec.group)} FROM m ORDER BY group_key),
-    cell AS (SELECT k.*, d.idx FROM k CROSS JOIN {spec.days} d WHERE d.region = p_region AND d.month = p_month),
-    agg AS MATERIALIZED (
-    SELECT {group},
+    cell AS (SELECT k.*, d.idx FROM k CROSS JOIN {spec.days} d WHERE d.region = p_region AND d.month = p_month)
+    SELECT p_region, p_month, {group},
            {arrays}
       FROM cell k LEFT JOIN m h ON h.idx = k.idx AND h.group_key = k.group_key
-     GROUP BY k.group_key){side_insert}
-    INSERT INTO {spec.cold} (region, month, {groups}, {', '.join(core)})
-    SELECT p_region, p_month, {a(spec.group)}, {a(core)} FROM agg a;
+     GROUP BY k.group_key;
     DELETE FROM {spec.hot} WHERE region = p_region AND {dc} >= p_month AND {dc} < v_end;
-    -- What the month really added on disk: the growth of the cold, side and day tables, every fork, TOAST
+    -- What the month really added on disk: the growth of the cold and day tables, every fork, TOAST
     -- and index included; never less than its rows' own bytes (rows that filled space an
     -- un-compacted month freed add no pages, yet take that space).
-    v_bytes := {sizes} - v_size;
+    v_bytes := pg_total_relation_size('{spec.cold}') + pg_total_relation_size('{spec.days}') - v_size;
     v_bytes := greatest(v_bytes, (SELECT coalesce(sum(pg_column_size(c.*) + 4), 0) FROM {spec.cold} c
-                                   WHERE c.region = p_region AND c.month = p_month){side_bytes}
+                                   WHERE c.region = p_region AND c.month = p_month)
                                + (SELECT count(*) * 40 FROM {spec.days} WHERE region = p_region AND month = p_month));
     INSERT INTO storage_periods (table_name, region, period, rows, raw_bytes, compacted_bytes)
     VALUES ('{spec.table}', p_region, p_month, n, v_raw, v_bytes);
@@ -453,37 +375,6 @@ def refresh_functions(conn: psycopg.Connection, spec: Spec) -> None:
     """Re-create the un-compaction function of a converted table from its catalogue, so a table
     converted by an earlier release gets the current definition (compaction calls this first)."""
     conn.execute(uncompact_function(spec, columns(conn, spec.table)))
-
-
-def add_side_table(conn: psycopg.Connection, spec: Spec) -> bool:
-    """Move the side columns of a table converted before its Spec had a side table out of the cold
-    table (in the caller's transaction); False when there is nothing to move. The dropped cold
-    columns keep their space until the table is rewritten (compaction runs VACUUM FULL then)."""
-    if not spec.side_table or not is_converted(conn, spec.table) or conn.execute(
-            "SELECT to_regclass(%s) IS NOT NULL", (spec.side_table,)).fetchone()[0]:
-        return False
-    cols = columns(conn, spec.table)
-    if not side_columns(spec, cols):
-        return False
-    encs = column_encodings(spec, cols)
-    side, key = targets(encs, "s"), ", ".join(("region", "month", *spec.group))
-    for stmt in side_table_sql(spec, cols) + [t for t in toast_sql(spec, encs)
-                                              if t.startswith(f"ALTER TABLE {spec.side_table} ")]:
-        conn.execute(stmt)
-    conn.execute(f"INSERT INTO {spec.side_table} ({key}, {', '.join(side)}) SELECT {key}, {', '.join(side)} "
-                 f"FROM {spec.cold} WHERE num_nonnulls({', '.join(side)}) > 0")
-    conn.execute(f"CREATE OR REPLACE VIEW {spec.table} AS\nSELECT {', '.join(c.name for c in cols)} FROM {spec.hot}"
-                 f"\nUNION ALL\n{cold_select(spec, cols)}")
-    for c in cols:
-        if c.default:
-            conn.execute(f"ALTER VIEW {spec.table} ALTER COLUMN {c.name} SET DEFAULT {c.default}")
-    conn.execute(uncompact_function(spec, cols))
-    conn.execute(compact_function(spec, cols))
-    conn.execute(f"ALTER TABLE {spec.cold} " + ", ".join(f"DROP COLUMN {t}" for t in side))
-    for stmt in comments(spec, cols):
-        conn.execute(stmt)
-    conn.execute("UPDATE storage_layouts SET layout = %s WHERE table_name = %s", (spec.layout, spec.table))
-    return True
 
 
 def convert(conn: psycopg.Connection, spec: Spec) -> bool:

@@ -62,20 +62,16 @@ def storage_report(url: str, tables: tuple[str, ...] = REPORTED) -> list[dict]:
 
 
 def _compacted(conn: psycopg.Connection, table: str) -> list[dict]:
-    """Per compacted (region, month): its share (pg_column_size of its rows) of the cold tables'
-    total size (the cold table, the side table when there is one, the day table)."""
     spec = SPECS[table]
-    cold = [spec.cold] + ([spec.side_table] if spec.side_table and conn.execute(
-        "SELECT to_regclass(%s) IS NOT NULL", (spec.side_table,)).fetchone()[0] else [])
-    rows_bytes = " UNION ALL ".join(f"SELECT region, month, pg_column_size(c.*)::float8 AS b FROM {t} c" for t in cold)
-    total = " + ".join(f"pg_total_relation_size('{t}'::regclass)" for t in [*cold, spec.days])
     rows = conn.execute(
-        f"""WITH per AS (SELECT region, month, sum(b) AS b FROM ({rows_bytes}) x GROUP BY 1, 2),
+        f"""WITH per AS (SELECT region, month, sum(pg_column_size(c.*))::float8 AS b FROM {spec.cold} c GROUP BY 1, 2),
                  tot AS (SELECT sum(b) AS b FROM per)
-            SELECT p.region, p.period, p.rows, p.raw_bytes, coalesce(per.b / nullif(tot.b, 0), 0) * ({total})
+            SELECT p.region, p.period, p.rows, p.raw_bytes,
+                   coalesce(per.b / nullif(tot.b, 0), 0)
+                   * (pg_total_relation_size(%s::regclass) + pg_total_relation_size(%s::regclass))
               FROM storage_periods p LEFT JOIN per ON per.region = p.region AND per.month = p.period
              CROSS JOIN tot WHERE p.table_name = %s ORDER BY 2, 1""",
-        (table,)).fetchall()
+        (spec.cold, spec.days, table)).fetchall()
     return [_entry(table, period.isoformat()[:7], "compacted", n, raw, round(b), region)
             for region, period, n, raw, b in rows]
 

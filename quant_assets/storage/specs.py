@@ -32,12 +32,6 @@ class Spec:
     present: str                    # a NOT NULL column: NULL element = no row that day
     indexes: tuple[tuple[str, ...], ...]  # secondary indexes of the cold table (lookup paths)
     layout: str
-    # Value columns kept in a second cold table, one row per cold row that has any of them, which
-    # the view LEFT JOINs on the cold row's key (a unique index: the planner drops the join from a
-    # query that reads none of them). Why: a query for one date reads every row of the month, and
-    # pages touched, not arrays decoded, set its cost.
-    side: tuple[str, ...] = ()
-    side_table: str | None = None
 
     @property
     def days(self) -> str:
@@ -61,12 +55,7 @@ OHLCV = Spec(
     group=("ticker", "timeframe", "asset_type"), key=("ticker", "region", "date", "timeframe"),
     present="close", indexes=(("ticker", "region", "month"),),
     layout="per (region, month, ticker, timeframe, asset_type): one array per value column, "
-           "aligned to the month's trading days (ohlcv_cold_days); the technical indicators in "
-           "ohlcv_cold_indicators",
-    # technical_analysis' columns: 55-60 % of a full cold row's bytes, read by few queries
-    side=("ma5", "ma20", "ma60", "ma120", "ma200", "rsi_14", "macd", "macd_signal", "macd_hist",
-          "bb_upper", "bb_middle", "bb_lower", "atr_14", "volume_ma20", "volume_ratio"),
-    side_table="ohlcv_cold_indicators")
+           "aligned to the month's trading days (ohlcv_cold_days)")
 
 HOLDINGS = Spec(
     table="etf_holdings", hot="etf_holdings_hot", cold="etf_holdings_cold", date_col="as_of_date",
