@@ -335,6 +335,14 @@ def test_emptied_month_partitions_are_dropped_and_come_back_when_written(pair):
         assert conn.execute("SELECT to_regclass('ohlcv_data_y2024m03') IS NOT NULL").fetchone()[0]
         conn.rollback()
     assert "ohlcv_data_y2024m03" not in hot_partitions(cmp)
+    # a write un-compacting the month creates the partition without blocking the view's readers
+    # until it commits (CREATE TABLE ... PARTITION OF would hold ACCESS EXCLUSIVE on ohlcv_hot)
+    with psycopg.connect(cmp) as writer, psycopg.connect(cmp, autocommit=True) as reader:
+        assert writer.execute("SELECT storage_ohlcv_data_uncompact('KR', '2024-03-01')").fetchone()[0] > 0
+        reader.execute("SET lock_timeout = '2s'")
+        assert reader.execute("SELECT count(*) FROM ohlcv_data WHERE region = 'KR' AND date = %s",
+                              (march,)).fetchone()[0] > 0
+        writer.rollback()
     assert uncompact_period(cmp, "ohlcv_data", march)["rows"] > 0       # recreates it for the rows
     assert "ohlcv_data_y2024m03" in hot_partitions(cmp)
     assert_same(ref, cmp, "after un-compacting a month whose partition was dropped")

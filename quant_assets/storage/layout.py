@@ -24,7 +24,6 @@ runs in the migration-free conversion.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import psycopg
@@ -101,12 +100,12 @@ def write_target(conn: psycopg.Connection, table: str, where: dict) -> str:
     # Compaction drops a month partition it emptied (compaction.py) under an ACCESS EXCLUSIVE lock
     # of the hot table: this lock makes it wait for the write, and a month dropped before it (a
     # region writing into a month the others compacted) is created again here.
+    # (sql/032: created and attached without blocking the view's readers until this commits)
     conn.execute(f"LOCK TABLE {spec.hot} IN ROW EXCLUSIVE MODE")
-    for (month,) in conn.execute(
-            "SELECT m::date FROM generate_series(date_trunc('month', %s::date), %s::date, interval '1 month') m "
-            f"WHERE to_regclass({partition_name_sql(spec, 'm')}) IS NULL", (first, last)).fetchall():
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {partition_name(spec, month)} PARTITION OF {spec.hot} "
-                     f"FOR VALUES FROM ('{month}') TO ('{(month + dt.timedelta(days=32)).replace(day=1)}')")
+    conn.execute(
+        f"SELECT storage_month_partition(%s, {partition_name_sql(spec, 'm')}, m::date) "
+        "FROM generate_series(date_trunc('month', %s::date), %s::date, interval '1 month') m "
+        f"WHERE to_regclass({partition_name_sql(spec, 'm')}) IS NULL", (spec.hot, first, last))
     return spec.hot
 
 
@@ -237,13 +236,9 @@ def _lock(spec: Spec) -> str:
     return f"PERFORM pg_advisory_xact_lock(hashtext('storage:{spec.table}:' || p_region || ':' || p_month));"
 
 
-def partition_name(spec: Spec, month) -> str:
-    """The month partition's name, as Warehouse.ensure_month_partitions and the migrations give it."""
-    return f"{spec.table}_y{month.year}m{month.month:02d}"
-
-
 def partition_name_sql(spec: Spec, month: str) -> str:
-    """partition_name as an SQL expression of the date expression `month`."""
+    """The name of the month partition of the date expression `month`, as an SQL expression: the
+    name Warehouse.ensure_month_partitions and the migrations give it (ohlcv_data_y2024m03)."""
     return f"'{spec.table}_y' || to_char({month}, 'YYYY') || 'm' || to_char({month}, 'MM')"
 
 
@@ -259,8 +254,7 @@ BEGIN
         RETURN 0;
     END IF;
     -- compaction drops a month partition it emptied (compaction.py); the rows need it back
-    EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF {spec.hot} FOR VALUES FROM (%L) TO (%L)',
-                   {partition_name_sql(spec, "p_month")}, p_month, (p_month + interval '1 month')::date);
+    PERFORM storage_month_partition('{spec.hot}', {partition_name_sql(spec, "p_month")}, p_month);
     INSERT INTO {spec.hot} ({names})
     {cold_select(spec, cols, " AND c.region = p_region AND c.month = p_month AND d.region = p_region AND d.month = p_month")};
     GET DIAGNOSTICS n = ROW_COUNT;
