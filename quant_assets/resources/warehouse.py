@@ -143,23 +143,27 @@ class Warehouse(ConfigurableResource):
         months = {month_start(d) for d in days} - {m for t, m in self._partitions if t == table}
         if not months:
             return
+        from quant_assets.storage.layout import partition_parent
+
         with self.connect(autocommit=True) as conn:
+            # a compacted table is a view: its month partitions belong to its hot table
+            parent = partition_parent(conn, table)
             for m in sorted(months):
                 child = f"{table}_y{m.year}m{m.month:02d}"
+                if parent != table:
+                    # compaction drops the month partitions it empties, so "created once" does not
+                    # mean "still there": not cached; sql/032 creates it without an ACCESS EXCLUSIVE
+                    # lock on the hot table (the one the view's own writes use)
+                    conn.execute("SELECT storage_month_partition(%s, %s, %s)", (parent, child, m))
+                    continue
                 # The advisory lock keeps two runs from racing on the same CREATE.
                 with conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (child,))
-                    # a compacted table is a view: its month partitions belong to its hot table
-                    from quant_assets.storage.layout import partition_parent
-                    parent = partition_parent(conn, table)
                     conn.execute(
                         f"CREATE TABLE IF NOT EXISTS {child} PARTITION OF {parent} "
                         f"FOR VALUES FROM ('{m}') TO ('{next_month(m)}')"
                     )
-                if parent == table:
-                    # not for a compacted table's hot parent: compaction drops month partitions it
-                    # empties, so "created once" does not mean "still there"
-                    self._partitions.add((table, m))
+                self._partitions.add((table, m))
 
     def has_region(self, table: str) -> bool:
         """Whether `table` has a region column (every market-data table does since sql/008)."""

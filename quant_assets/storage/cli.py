@@ -65,7 +65,7 @@ def cmd_storage(args: argparse.Namespace) -> int:
                 continue
             print(f"{table}: {len(r['periods'])} month(s), {r['rows']:,} rows compacted before {result['before']} "
                   f"in {r['seconds']} s{' (converted to the compacted layout)' if r['converted'] else ''}"
-                  f"{', ' + str(r['partitions_dropped']) + ' emptied month partition(s) dropped' if r.get('partitions_dropped') else ''}")
+                  f"; {r.get('partitions_dropped', 0)} emptied month partition(s) dropped")
         return 0
     if args.action == "uncompact":
         if args.period is None:
