@@ -6,8 +6,11 @@ ratios against a physical reference measured in the same run. This script:
 1. starts a scratch embedded PostgreSQL (temporary QUANT_HOME) and the full-size simulator in its
    own process (the real sources are other hosts; `--sim-in-process` for a thread);
 2. loads `--years` of KRX trading days through the platform's own assets, as the ranged runs
-   their backfill policies allow (ingest: 250 days per run; derived: one run per range), in
-   dependency order, timing each asset (`derived_ms_per_day`) and the whole graph (`wall_s_total`);
+   their backfill policies allow (ingest: 250 days per run; derived: one run per range), each
+   asset once its parents are loaded, two runs at a time in their own processes and one `krx` step
+   at a time, as a backfill of the graph runs (benchmarks/graph_runs.py), timing each asset
+   (`derived_ms_per_day`, `runs` with when each started and ended) and the whole graph
+   (`wall_s_total`; `runs_sum_s` is what the runs would take one after another);
    the source-expensive histories (holdings, KRX tracking figures, KIS statements) are budgeted
    trickles by design and are left out, as the issue says;
 3. measures the ingest write path (`Warehouse.replace_partitions` of the same days the ranged run
@@ -32,10 +35,11 @@ import json
 import os
 import platform
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks.graph_runs import Endpoints, GraphRunner, log, plan, run_graph
 
 perf = time.perf_counter
 
@@ -48,8 +52,6 @@ DERIVED = ["adjustment_factors", "technical_analysis", "price_range_52w", "facto
 TRICKLES = {"etf_holdings": "one KRX request per ETF per day (budgeted history trickle)",
             "etf_tracking_krx": "KRX published tracking figures (budgeted history trickle)",
             "financial_statements": "six KIS requests per stock per quarter (budgeted)"}
-
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # per-day events would flood stderr
 
 TARGETS = {
     "ingest_vs_raw_copy_ratio": (">=", 0.6),
@@ -68,10 +70,6 @@ TARGETS = {
 
 
 TEN_YEAR_TARGETS = {"wall_s_total", "warehouse_gb_excl_holdings"}
-
-
-def log(msg: str) -> None:
-    print(f"[bench-history {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -137,95 +135,24 @@ def scratch_platform(keep: bool, size: str, in_process: bool = False):
             shutil.rmtree(home, ignore_errors=True)
 
 
-def resources(sim, url: str) -> dict:
-    from quant_assets.resources.kis import KISClient
-    from quant_assets.resources.krx import KRXClient
-    from quant_assets.resources.warehouse import Warehouse
-
-    return {"krx": KRXClient(base_url=sim.krx_url, requests_per_second=200.0),
-            "kis": KISClient(base_url=sim.kis_url), "warehouse": Warehouse(database_url=url)}
-
-
 def bench_days(years: float) -> list[dt.date]:
-    """The last `years` of XKRX sessions that have closed (yesterday and before, KST)."""
-    from quant_assets.calendar import now_kst, trading_days
+    """The last `years` of XKRX sessions whose data every asset has published (calendar.PUBLISHED_AT:
+    a run just after midnight KST ends the day before yesterday, AUM of D being out on D+1 06:00)."""
+    from quant_assets.calendar import PUBLISHED_AT, now_kst, published, trading_days
 
-    end = now_kst().date() - dt.timedelta(days=1)
+    now = now_kst()
+    end = now.date() - dt.timedelta(days=1)
     start = end - dt.timedelta(days=round(365.25 * years))
-    return trading_days(start + dt.timedelta(days=1), end)
+    days = trading_days(start + dt.timedelta(days=1), end)
+    while days and not all(published(asset, days[-1], now) for asset in PUBLISHED_AT):
+        days.pop()
+    return days
 
 
-# -- running the graph -------------------------------------------------------------------------
-class GraphRunner:
-    """Materialises assets the way their backfill policies would: ranged runs, in order."""
-
-    def __init__(self, sim, url: str):
-        from quant_assets.definitions import defs
-
-        self.defs = defs
-        self.graph = defs.resolve_asset_graph()
-        self.resources = resources(sim, url)
-        self.by_key = {}
-        for assets_def in defs.assets or []:
-            for key in assets_def.keys:
-                self.by_key[key.to_user_string()] = assets_def
-        self.check_order()
-
-    def check_order(self) -> None:
-        import dagster as dg
-
-        planned = [k for _, keys in INGEST for k in keys] + DERIVED
-        known = {k.to_user_string() for k in self.graph.get_all_asset_keys()}
-        kr_unplanned = sorted(known - set(planned) - set(TRICKLES) - {"etf_list", "stock_list"})
-        if kr_unplanned:
-            log(f"assets not in this benchmark (other regions or new): {', '.join(kr_unplanned)}")
-        seen: set[str] = {"etf_list", "stock_list"}
-        for name in planned:
-            parents = {p.to_user_string() for p in self.graph.get(dg.AssetKey(name)).parent_keys}
-            late = parents & set(planned) - seen
-            if late:
-                raise SystemExit(f"bench order: {name} runs before its parents {sorted(late)}")
-            seen.add(name)
-
-    def run(self, selection: list[str], days: list[dt.date]) -> dict:
-        """Run `selection` over the partitions of its own partitioning that cover `days`."""
-        import dagster as dg
-
-        node = self.graph.get(dg.AssetKey(selection[0]))
-        assets_def = self.by_key[selection[0]]
-        keys = covering_keys(node.partitions_def, days)
-        policy = node.backfill_policy
-        per_run = (policy.max_partitions_per_run if policy is not None else None) or len(keys) or 1
-        chunks = [keys[i:i + per_run] for i in range(0, len(keys), per_run)] if keys else [[]]
-        t0, failures = perf(), []
-        for chunk in chunks:
-            tags = {} if not chunk else (
-                {"dagster/partition": chunk[0]} if len(chunk) == 1 else
-                {"dagster/asset_partition_range_start": chunk[0], "dagster/asset_partition_range_end": chunk[-1]})
-            result = dg.materialize([assets_def], selection=[dg.AssetKey(k) for k in selection],
-                                    resources=self.resources, tags=tags, raise_on_error=False,
-                                    run_config=QUIET)
-            if not result.success:
-                failures.append(f"{chunk[:1]}..{chunk[-1:]}")
-        seconds = perf() - t0
-        return {"assets": selection, "partitions": len(keys), "runs": len(chunks), "seconds": round(seconds, 3),
-                "ms_per_trading_day": round(1000 * seconds / max(len(days), 1), 2), "failed_runs": failures}
-
-
-def covering_keys(partitions_def, days: list[dt.date]) -> list[str]:
-    """Partition keys of `partitions_def` whose window contains one of `days` (the trading days
-    themselves; the months/quarters/years containing them)."""
-    if partitions_def is None or not days:
-        return []
-    import dagster as dg
-    import pandas as pd
-
-    tz = partitions_def.timezone
-    first = partitions_def.get_partition_key_range_for_time_window(dg.TimeWindow(
-        pd.Timestamp(days[0], tz=tz).to_pydatetime(), pd.Timestamp(days[0] + dt.timedelta(days=1), tz=tz).to_pydatetime()))
-    start = partitions_def.time_window_for_partition_key(first.start).start
-    end = pd.Timestamp(days[-1] + dt.timedelta(days=1), tz=tz).to_pydatetime()
-    return list(partitions_def.get_partition_keys_in_time_window(dg.TimeWindow(start, end)))
+def unplanned(runner: GraphRunner) -> list[str]:
+    """Assets of the graph this benchmark does not load (other regions, or new: add them)."""
+    planned = {k for _, keys in INGEST for k in keys} | set(DERIVED) | set(TRICKLES) | {"etf_list", "stock_list"}
+    return sorted({k.to_user_string() for k in runner.graph.get_all_asset_keys()} - planned)
 
 
 def holdings_days(days: list[dt.date], n: int) -> list[dt.date]:
@@ -537,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--holdings-days", type=int, default=20,
                     help="days of holdings loaded for queries/storage: the last N-1 of a closed month + the newest")
     ap.add_argument("--repeats", type=int, default=25, help="runs per query for p50/p95 (default 25)")
+    ap.add_argument("--runs-at-once", type=int, default=2,
+                    help="runs in parallel, as the platform's backfill allows (dagster.yaml: 2); 1 = one after another")
     ap.add_argument("--out", default="artifacts/bench_history.json", help="JSON output path")
     ap.add_argument("--keep", action="store_true", help="keep the scratch QUANT_HOME (warehouse) afterwards")
     ap.add_argument("--sim-in-process", action="store_true",
@@ -551,23 +480,21 @@ def main(argv: list[str] | None = None) -> int:
         days = bench_days(years)
         result["trading_days"] = len(days)
         log(f"{len(days)} trading days {days[0]} .. {days[-1]}")
-        runner = GraphRunner(sim, url)
+        endpoints = Endpoints(sim.krx_url, sim.kis_url)
+        runner = GraphRunner(endpoints, url)
+        if unplanned(runner):
+            log(f"assets not in this benchmark (other regions or new): {', '.join(unplanned(runner))}")
         t_all = perf()
         runner.run(["etf_list"], days)
         runner.run(["stock_list"], days)
-        runs = {}
-        for name, selection in INGEST:
-            log(f"ingest {name} ...")
-            runs[name] = runner.run(selection, days)
-            log(f"  {runs[name]}")
-        ingest_s = sum(r["seconds"] for r in runs.values())
-        for name in DERIVED:
-            log(f"derived {name} ...")
-            runs[name] = runner.run([name], days)
-            log(f"  {runs[name]}")
+        log(f"the graph over {len(days)} days, {args.runs_at_once} runs at a time ...")
+        runs = run_graph(endpoints, url, plan(runner, INGEST + [(n, [n]) for n in DERIVED]), days,
+                         workers=args.runs_at_once)
         result["wall_s_total"] = round(perf() - t_all, 1)
+        result["runs_at_once"] = args.runs_at_once
+        result["runs_sum_s"] = round(sum(r["seconds"] for r in runs.values()), 1)
         result["runs"] = runs
-        result["ingest_s"] = round(ingest_s, 1)
+        result["ingest_s"] = round(sum(runs[name]["seconds"] for name, _ in INGEST), 1)
         result["derived_ms_per_day"] = {n: runs[n]["ms_per_trading_day"] for n in DERIVED}
         import psycopg
 

@@ -49,3 +49,19 @@ def test_bench_runs_end_to_end_at_toy_size(database_url, tmp_path):
     with psycopg.connect(database_url, autocommit=True) as conn:
         names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'quant_bench_%'")]
     assert names == []
+
+
+def test_history_bench_runs_the_graph_as_a_backfill_would():
+    # benchmarks/graph_runs.py starts an asset once its parents' runs have ended and never two
+    # `krx` steps at once: the plan must carry exactly the graph's edges and pools.
+    from benchmarks import history
+    from benchmarks.graph_runs import Endpoints, GraphRunner, plan
+
+    runner = GraphRunner(Endpoints("http://127.0.0.1:9/krx", "http://127.0.0.1:9/kis"), "postgresql://unused")
+    tasks = {t.name: t for t in plan(runner, history.INGEST + [(n, [n]) for n in history.DERIVED])}
+    assert {n for n, t in tasks.items() if t.pool == "krx"} == {"daily_prices", "stock_fundamentals", "etf_aum"}
+    assert tasks["factor_scores"].parents == {"daily_prices", "adjustment_factors", "stock_fundamentals"}
+    assert tasks["etf_aum"].parents == {"daily_prices"} and tasks["stock_fundamentals"].parents == set()
+    assert tasks["ohlcv_monthly"].parents == {"daily_prices", "technical_analysis"}
+    not_kr = [k for k in history.unplanned(runner) if not k.startswith(("overseas_", "global_", "exchange_rate"))]
+    assert not_kr == [], "a KR asset the benchmark does not load"

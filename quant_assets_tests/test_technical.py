@@ -200,8 +200,11 @@ def test_ranged_run_matches_independent_computation_and_per_day_runs(loaded, sim
     raw = raw_bars(loaded, dt.date(2018, 5, 3), dt.date(2018, 5, 4)).set_index(["ticker", "date"])["close"]
     before = ranged.loc[(dt.date(2018, 5, 3), SPLIT_TICKER)]
     after = ranged.loc[(SPLIT_DAY, SPLIT_TICKER)]
-    assert before["ma200"] / raw[(SPLIT_TICKER, dt.date(2018, 5, 3))] == pytest.approx(1, abs=0.3)
-    assert after["ma200"] / raw[(SPLIT_TICKER, SPLIT_DAY)] == pytest.approx(1, abs=0.3)
+    # (on the close's scale: within a factor 2 of it — a random walk's 200-day mean may sit 35 %
+    # off the close, and the simulator draws its paths anew as its horizon moves with today — where
+    # the unadjusted window would sit 50x above the post-split close)
+    assert 0.5 < before["ma200"] / raw[(SPLIT_TICKER, dt.date(2018, 5, 3))] < 2
+    assert 0.5 < after["ma200"] / raw[(SPLIT_TICKER, SPLIT_DAY)] < 2
     assert before["ma200"] / after["ma200"] == pytest.approx(SPLIT, rel=0.05)
     assert 0 < after["rsi_14"] < 100 and after["atr_14"] < raw[(SPLIT_TICKER, SPLIT_DAY)] * 0.2
 
