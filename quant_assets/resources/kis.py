@@ -37,6 +37,7 @@ from quant_assets.resources.http import (
     Verdict,
     account_key,
     classify_http,
+    loads,
     retry_after_seconds,
     shared_limiter,
 )
@@ -101,7 +102,7 @@ def classify_kis(resp: requests.Response, expect: str = "json") -> Verdict:
 
 def _safe_json(resp: requests.Response) -> Any:
     try:
-        return json.loads(resp.content)
+        return loads(resp.content)
     except ValueError:
         return None
 

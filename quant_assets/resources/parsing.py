@@ -14,7 +14,6 @@ Structural problems raise `SourceDataError` naming dataset, date, ticker and fie
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -28,6 +27,7 @@ import pandas as pd
 
 from quant_assets.errors import MarketClosedError, SourceDataError
 from quant_assets.resources import columnar
+from quant_assets.resources.http import loads
 
 MISSING = {"", "-", "--", "N/A"}
 
@@ -165,7 +165,7 @@ def date_chunks(start: Date, end: Date, max_days: int = 730) -> list[tuple[Date,
 def decode_json(text: str | bytes, dataset: str, date: str | None = None) -> Any:
     """Decode a JSON body; a truncated/invalid body raises `SourceDataError` naming dataset/date."""
     try:
-        return json.loads(text)
+        return loads(text)
     except (ValueError, TypeError) as exc:
         raise SourceDataError(dataset, f"truncated or invalid JSON body ({exc.__class__.__name__})", date=date) from None
 

@@ -289,3 +289,18 @@ def test_injected_breaker_and_store_survive_dagsters_resource_copy(rsim, make_kr
         probe(ctx)
     assert seen["breaker"] is breaker and seen["store"] is session_store
     assert breaker.state("krx").kind == OUTAGE
+
+
+def test_json_bodies_read_as_json_reads_them():
+    # resources.http.loads (orjson, json where orjson refuses): what a source sends decodes to the
+    # same values json gives, and an invalid body is still a ValueError (-> "invalid JSON").
+    import json
+
+    from quant_assets.resources.http import loads
+
+    for body in ('{"OutBlock_1":[{"ISU_ABBRV":"삼성전자","TDD_CLSPRC":"71,000"}],"CURRENT_DATETIME":"2024.03.04"}',
+                 '{"rate": NaN, "big": 123456789012345678901234567890, "x": [1.5e-7, -0.0, true, null]}'):
+        got, want = loads(body.encode()), json.loads(body)
+        assert json.dumps(got, sort_keys=True) == json.dumps(want, sort_keys=True)
+    with pytest.raises(ValueError):
+        loads(b'{"OutBlock_1": [{"ISU_')
