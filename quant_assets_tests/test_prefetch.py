@@ -79,61 +79,6 @@ def test_keys_must_be_asked_in_order_and_one_key_fetches_inline():
         assert ahead.get(7) == (7, threading.current_thread().name)
 
 
-def test_with_prepare_the_next_request_goes_out_while_a_day_is_parsed_one_request_at_a_time():
-    lock, parsing = threading.Lock(), threading.Event()
-    in_flight, most_in_flight, asked_while_parsing, requested = 0, 0, [], []
-
-    def fetch(key: int) -> str:
-        nonlocal in_flight, most_in_flight
-        with lock:
-            in_flight += 1
-            most_in_flight = max(most_in_flight, in_flight)
-        requested.append(key)
-        asked_while_parsing.append(parsing.is_set())
-        time.sleep(0.02)
-        with lock:
-            in_flight -= 1
-        return f"payload{key}"
-
-    def prepare(key: int, payload: str) -> tuple[str, str]:
-        parsing.set()
-        time.sleep(0.03)
-        parsing.clear()
-        if key == 3:
-            raise SourceDataError("X", "bad field", date=str(key))
-        return payload, threading.current_thread().name
-
-    out = []
-    with Prefetcher(range(6), fetch, prepare=prepare, depth=2) as ahead:
-        for k in range(6):
-            try:
-                out.append(ahead.get(k))
-            except SourceDataError as exc:
-                out.append(f"error {exc.date}")
-    assert out == [(f"payload{k}", "prefetch-prepare") if k != 3 else "error 3" for k in range(6)]
-    assert requested == list(range(6)) and most_in_flight == 1     # one request at a time, in order
-    assert any(asked_while_parsing)                                # ... but not waiting for the parser
-
-
-def test_with_prepare_a_stop_error_stops_fetching_and_one_key_runs_inline():
-    calls = []
-
-    def fetch(key: int) -> int:
-        calls.append(key)
-        if key == 1:
-            raise SourceBlockedError("krx", "banned")
-        return key
-
-    with Prefetcher(range(6), fetch, prepare=lambda k, v: v * 10, depth=3) as ahead:
-        assert ahead.get(0) == 0
-        with pytest.raises(SourceBlockedError):
-            ahead.get(1)
-        time.sleep(0.1)
-    assert calls == [0, 1]
-    with Prefetcher([4], fetch, prepare=lambda k, v: (v, threading.current_thread().name)) as ahead:
-        assert ahead.get(4) == (4, threading.current_thread().name)
-
-
 DAYS = ["2024-03-04", "2024-03-05", "2024-03-06", "2024-03-07", "2024-03-08"]
 
 

@@ -14,7 +14,6 @@ import pandas as pd
 from quant_assets.assets.daily import INGEST_POLICY, DayResult, for_each_trading_day
 from quant_assets.assets.prefetch import Prefetcher, prefetch_depth
 from quant_assets.calendar import trading_day_partitions
-from quant_assets.resources import parsing as P
 from quant_assets.resources.krx import KRXClient
 from quant_assets.resources.warehouse import PartitionWrite, Warehouse, refresh_etf_latest
 from quant_assets.schemas.prices import EtfDailySchema, OhlcvSchema
@@ -66,26 +65,17 @@ def daily_prices(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: W
     selected = context.selected_asset_keys
     days = [dt.date.fromisoformat(k) for k in context.partition_keys]
 
-    def fetch_day(day: dt.date) -> dict:
-        # The two bulk requests only (one after another, in the run's fetch thread): KRX's
-        # decoded answers, parsed by prepare_day in another thread while the next day is requested.
-        payloads = {"etf": krx.etf_daily_payload(day)}
-        if OHLCV in selected:
-            payloads["stock"] = krx.stock_daily_payload(day)
-        return payloads
-
-    def prepare_day(day: dt.date, payloads: dict) -> tuple[list[PartitionWrite], list[DayResult]]:
-        # Parsing, validation and the binary COPY encoding of both frames: a ranged run does this
-        # for the next days while the current day is written (assets/prefetch.py), so the write
-        # transaction only sends bytes. A bad value raises here and is re-raised for its own day;
-        # nothing of that day is written.
-        key, ymd = day.isoformat(), P.yyyymmdd(day)
-        etfs = P.parse_etf_daily(payloads["etf"], ymd)
+    def prepare_day(day: dt.date) -> tuple[list[PartitionWrite], list[DayResult]]:
+        # The two bulk requests, parsing, validation and the binary COPY encoding of both frames:
+        # a ranged run does this for the next days in its fetch thread while the current day is
+        # written (assets/prefetch.py), so the write transaction only sends bytes. A bad value
+        # raises here and is re-raised for its own day; nothing of that day is written.
+        key = day.isoformat()
+        etfs = krx.etf_daily(day)
         results, writes = [], []
         where = {"region": REGION, "date": day}
         if OHLCV in selected:
-            stocks = P.parse_stock_daily(payloads["stock"], ymd)
-            frame = validate(OhlcvSchema, ohlcv_frame(stocks, etfs), dataset="ohlcv", date=key)
+            frame = validate(OhlcvSchema, ohlcv_frame(krx.stock_daily(day), etfs), dataset="ohlcv", date=key)
             writes.append(PartitionWrite("ohlcv_data", frame, where=where, encoded=warehouse.encode("ohlcv_data", frame),
                                          status=("ohlcv", day, "KRX MDCSTAT01501+MDCSTAT04301")))
             results.append(DayResult(OHLCV, frame, "KRX MDCSTAT01501 (mktId=ALL) + MDCSTAT04301"))
@@ -114,6 +104,6 @@ def daily_prices(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: W
             warehouse.execute(*refresh_etf_latest(REGION, ["ohlcv_data"], landed[-1]))
 
     names = [k.to_user_string() for k in sorted(selected)]
-    with Prefetcher(days, fetch_day, prepare=prepare_day, depth=prefetch_depth()) as ahead:
+    with Prefetcher(days, prepare_day, depth=prefetch_depth()) as ahead:
         yield from for_each_trading_day(context, warehouse, store_day, status_assets=names, region=REGION,
                                         after_range=refresh_if_last_failed)

@@ -462,22 +462,14 @@ class KRXClient(SourceResource):
     def etf_daily(self, date: Date | datetime | str) -> pd.DataFrame:
         """MDCSTAT04301 — all ETFs on `date`. `aum` is <NA> until KRX publishes it (next morning);
         `aum_published` per row and `df.attrs["aum_published"]` say whether it was published."""
-        return P.parse_etf_daily(self.etf_daily_payload(date), P.yyyymmdd(date))
-
-    def etf_daily_payload(self, date: Date | datetime | str) -> Any:
-        """MDCSTAT04301's decoded answer for `date`, unparsed (`parsing.parse_etf_daily` reads it): a
-        ranged run requests it in its fetch thread and parses it in another (assets/prefetch.py)."""
         d = P.yyyymmdd(date)
-        return self.fetch(STAT + P.ETF_DAILY, {"trdDd": d}, dataset=P.ETF_DAILY, date=d)
+        return P.parse_etf_daily(self.fetch(STAT + P.ETF_DAILY, {"trdDd": d}, dataset=P.ETF_DAILY, date=d), d)
 
     def stock_daily(self, date: Date | datetime | str, market: str = "ALL") -> pd.DataFrame:
         """MDCSTAT01501 — all stocks' OHLCV + market cap on `date` (no ETFs)."""
-        return P.parse_stock_daily(self.stock_daily_payload(date, market), P.yyyymmdd(date))
-
-    def stock_daily_payload(self, date: Date | datetime | str, market: str = "ALL") -> Any:
-        """MDCSTAT01501's decoded answer for `date`, unparsed (`parsing.parse_stock_daily`)."""
         d = P.yyyymmdd(date)
-        return self.fetch(STAT + P.STOCK_DAILY, {"mktId": _market(market), "trdDd": d}, dataset=P.STOCK_DAILY, date=d)
+        payload = self.fetch(STAT + P.STOCK_DAILY, {"mktId": _market(market), "trdDd": d}, dataset=P.STOCK_DAILY, date=d)
+        return P.parse_stock_daily(payload, d)
 
     def stock_list(self, delisted: bool = False) -> pd.DataFrame:
         """finder_stkisu / finder_listdelisu — ticker, isin, name, market_code, market_name."""
@@ -498,13 +490,11 @@ class KRXClient(SourceResource):
 
     def stock_fundamentals(self, date: Date | datetime | str, market: str = "ALL") -> pd.DataFrame:
         """MDCSTAT03501 — EPS/PER/BPS/PBR/DPS/dividend yield per stock on `date`."""
-        return P.parse_stock_fundamentals(self.stock_fundamentals_payload(date, market), P.yyyymmdd(date))
-
-    def stock_fundamentals_payload(self, date: Date | datetime | str, market: str = "ALL") -> Any:
-        """MDCSTAT03501's decoded answer for `date`, unparsed (`parsing.parse_stock_fundamentals`)."""
         d = P.yyyymmdd(date)
-        return self.fetch(STAT + P.STOCK_FUNDAMENTALS, {"mktId": _market(market), "trdDd": d},
-                          dataset=P.STOCK_FUNDAMENTALS, date=d)
+        payload = self.fetch(
+            STAT + P.STOCK_FUNDAMENTALS, {"mktId": _market(market), "trdDd": d}, dataset=P.STOCK_FUNDAMENTALS, date=d
+        )
+        return P.parse_stock_fundamentals(payload, d)
 
     def sector_classification(self, date: Date | datetime | str, market: str) -> pd.DataFrame:
         """MDCSTAT03901 — sector (업종) of every stock in one market (STK or KSQ) on `date`."""
