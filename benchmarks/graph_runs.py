@@ -50,7 +50,6 @@ class GraphRunner:
     def __init__(self, sim: Endpoints, url: str):
         from quant_assets.definitions import defs
 
-        self.defs = defs
         self.graph = defs.resolve_asset_graph()
         self.resources = resources(sim, url)
         self.by_key = {}
@@ -97,7 +96,6 @@ def covering_keys(partitions_def, days: list[dt.date]) -> list[str]:
     start = partitions_def.time_window_for_partition_key(first.start).start
     end = pd.Timestamp(days[-1] + dt.timedelta(days=1), tz=tz).to_pydatetime()
     return list(partitions_def.get_partition_keys_in_time_window(dg.TimeWindow(start, end)))
-
 
 
 # -- the graph, two runs at a time -------------------------------------------------------------
@@ -156,7 +154,8 @@ def run_graph(endpoints: Endpoints, url: str, tasks: list[Task], days: list[dt.d
                     future = pool.submit(_run_in_worker, task.selection, days)
                     running[future] = (task, perf() - t0)
                     pending.remove(task)
-                    busy.add(task.pool)
+                    if task.pool:
+                        busy.add(task.pool)
                     log(f"start {task.name}")
             if not running:
                 raise SystemExit(f"bench schedule: nothing can start ({[t.name for t in pending]})")

@@ -43,8 +43,9 @@ from benchmarks.graph_runs import Endpoints, GraphRunner, log, plan, run_graph
 
 perf = time.perf_counter
 
-# The whole KR graph except the budgeted trickles, in dependency order (checked against the
-# asset graph at start). Each entry is one materialize selection: assets of one partitioning.
+# The whole KR graph except the budgeted trickles, in the order a free slot picks them; which
+# waits for which comes from the asset graph (graph_runs.plan). Each entry is one materialize
+# selection: assets of one partitioning.
 INGEST = [("daily_prices", ["ohlcv", "etf_daily"]), ("stock_fundamentals", ["stock_fundamentals"]),
           ("etf_aum", ["etf_aum"])]
 DERIVED = ["adjustment_factors", "technical_analysis", "price_range_52w", "factor_scores", "etf_tracking",
@@ -482,8 +483,9 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{len(days)} trading days {days[0]} .. {days[-1]}")
         endpoints = Endpoints(sim.krx_url, sim.kis_url)
         runner = GraphRunner(endpoints, url)
-        if unplanned(runner):
-            log(f"assets not in this benchmark (other regions or new): {', '.join(unplanned(runner))}")
+        missing = unplanned(runner)
+        if missing:
+            log(f"assets not in this benchmark (other regions or new): {', '.join(missing)}")
         t_all = perf()
         runner.run(["etf_list"], days)
         runner.run(["stock_list"], days)
