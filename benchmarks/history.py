@@ -168,21 +168,36 @@ def holdings_days(days: list[dt.date], n: int) -> list[dt.date]:
 
 
 # -- write path vs raw COPY ----------------------------------------------------------------------
+def write_month(days: list[dt.date]) -> list[dt.date]:
+    """The write path's days: the last whole month of the loaded range before the newest one, the
+    unit a backfill writes (a new month at once, assets/month_batches.py)."""
+    newest = days[-1].replace(day=1)
+    previous = (newest - dt.timedelta(days=1)).replace(day=1)
+    return [d for d in days if d.replace(day=1) == previous]
+
+
 def write_path(url: str, days: list[dt.date]) -> dict:
-    """Replace `days` of ohlcv_data + etf_daily exactly as the ingest writes them, against a raw
-    binary COPY of the same rows (bytes produced by the server itself) into unindexed tables.
+    """Write `days` (one whole month) of ohlcv_data + etf_daily exactly as the ingest writes them,
+    against a raw binary COPY of the same rows (bytes produced by the server itself) into
+    unindexed tables.
 
     The ranged ingest encodes a day's frames in its fetch thread (prices.daily_prices), so its write
-    transaction sends bytes: `ingest_write_s` times those transactions (lock, DELETE, COPY, status
-    rows, and on the last day refresh_etf_latest) for days not yet in the table, as a backfill
-    writes them (the raw COPY, too, goes into empty tables); `rerun_write_s` the same days written
-    over themselves (DELETE of the old rows included); `encode_s` the encoding done beforehand, and
-    `ingest_vs_raw_copy_ratio_incl_encoding` the ratio had the encoding stayed in the write."""
+    transactions send bytes; `encode_s` is that encoding, done beforehand, and
+    `ingest_vs_raw_copy_ratio_incl_encoding` the ratio had it stayed in the write. Three writes of
+    the same rows, each ending with the refresh_etf_latest of the run's last day:
+
+    * `ingest_write_s`: the month as a backfill writes it, absent from the warehouse (its
+      partitions dropped beforehand): `Warehouse.replace_days`, one new table per month and table,
+      indexes built once (resources/new_months.py) -- `ingest_vs_raw_copy_ratio`;
+    * `day_by_day_write_s`: the days absent but their month partitions there (a month a sensor
+      started): `replace_partitions` per day, DELETE + COPY into the indexed partitions;
+    * `rerun_write_s`: the days written over themselves (DELETE of the old rows included)."""
     import io
 
     import psycopg
 
     from quant_assets.assets.prices import ETF_DAILY_COLUMNS, OHLCV_COLUMNS
+    from quant_assets.resources.new_months import partition_name
     from quant_assets.resources.warehouse import PartitionWrite, Warehouse, refresh_etf_latest
 
     wh = Warehouse(database_url=url)
@@ -199,25 +214,34 @@ def write_path(url: str, days: list[dt.date]) -> dict:
     encoded = {day: (wh.encode("ohlcv_data", o), wh.encode("etf_daily", e)) for day, (o, e) in frames.items()}
     encode_s = perf() - t0
 
-    def replace_all() -> float:
+    def writes(day: dt.date) -> list[PartitionWrite]:
+        (o, e), where = frames[day], {"region": "KR", "date": day}
+        return [PartitionWrite("ohlcv_data", o, where=where, status=("ohlcv", day, "bench"), encoded=encoded[day][0]),
+                PartitionWrite("etf_daily", e, where=where, status=("etf_daily", day, "bench"), encoded=encoded[day][1])]
+
+    after = [refresh_etf_latest("KR", ["ohlcv_data"], days[-1])]
+
+    def day_by_day() -> float:
         t0 = perf()
-        for day, (o, e) in frames.items():
-            where = {"region": "KR", "date": day}
-            after = [refresh_etf_latest("KR", ["ohlcv_data"], day)] if day == days[-1] else []
-            wh.replace_partitions([PartitionWrite("ohlcv_data", o, where=where, status=("ohlcv", day, "bench"),
-                                                  encoded=encoded[day][0]),
-                                   PartitionWrite("etf_daily", e, where=where, status=("etf_daily", day, "bench"),
-                                                  encoded=encoded[day][1])], after=after)
+        for day in days:
+            wh.replace_partitions(writes(day), after=after if day == days[-1] else [])
         return perf() - t0
 
     # a re-run: every day already there (DELETE of the old rows included) ...
-    rerun = replace_all()
-    # ... and a first load, what a backfill does: the days absent (deleted and vacuumed beforehand)
+    rerun = day_by_day()
+    # ... the days absent from partitions that exist (deleted and vacuumed beforehand) ...
     with psycopg.connect(url, autocommit=True) as conn:
         for table in ("ohlcv_data", "etf_daily"):
             conn.execute(f"DELETE FROM {table} WHERE region = 'KR' AND date = ANY(%s)", [days])
             conn.execute(f"VACUUM ANALYZE {table}")
-    ours = replace_all()
+    by_day = day_by_day()
+    # ... and what a backfill does: the month absent, written at once
+    with psycopg.connect(url, autocommit=True) as conn:
+        for table in ("ohlcv_data", "etf_daily"):
+            conn.execute(f"DROP TABLE {partition_name(table, days[0].replace(day=1))}")
+    t0 = perf()
+    wh.replace_days([(day, writes(day)) for day in days], after=after)
+    ours = perf() - t0
 
     with psycopg.connect(url, autocommit=True) as conn:
         payload = {}
@@ -243,7 +267,9 @@ def write_path(url: str, days: list[dt.date]) -> dict:
             best = raw if best is None else min(best, raw)
         for table in payload:
             conn.execute(f"DROP TABLE IF EXISTS _raw_{table}")
-    return {"days": len(days), "rows": rows, "ingest_write_s": round(ours, 3), "encode_s": round(encode_s, 3),
+    return {"days": len(days), "month": str(days[0].replace(day=1)), "rows": rows,
+            "ingest_write_s": round(ours, 3), "encode_s": round(encode_s, 3),
+            "day_by_day_write_s": round(by_day, 3), "day_by_day_vs_raw_copy_ratio": round(best / by_day, 3),
             "rerun_write_s": round(rerun, 3), "rerun_vs_raw_copy_ratio": round(best / rerun, 3),
             "ingest_rows_per_s": round(rows / ours), "raw_copy_s": round(best, 3),
             "raw_copy_rows_per_s": round(rows / best), "ingest_vs_raw_copy_ratio": round(best / ours, 3),
@@ -461,7 +487,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--years", type=float, default=10.0, help="years of trading days to load (default 10)")
     ap.add_argument("--quick", action="store_true", help="one year, small simulator: a smoke run of the harness")
     ap.add_argument("--peer-days", type=int, default=20, help="days of the pykrx + to_sql comparison (default 20)")
-    ap.add_argument("--write-days", type=int, default=20, help="days re-written for the write-path ratio")
     ap.add_argument("--holdings-days", type=int, default=20,
                     help="days of holdings loaded for queries/storage: the last N-1 of a closed month + the newest")
     ap.add_argument("--repeats", type=int, default=25, help="runs per query for p50/p95 (default 25)")
@@ -516,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"  {runs['etf_holdings']}")
 
         log("write path vs raw COPY ...")
-        wp = write_path(url, days[-args.write_days:])
+        wp = write_path(url, write_month(days))
         result["write_path"] = wp
         for k in ("ingest_vs_raw_copy_ratio", "raw_copy_rows_per_s", "ingest_rows_per_s"):
             result[k] = wp[k]

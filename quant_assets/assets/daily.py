@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -101,12 +101,13 @@ def day_metadata(result: DayResult, day: dt.date, warehouse: Warehouse | None = 
 def for_each_trading_day(
     context: dg.AssetExecutionContext,
     warehouse: Warehouse,
-    process_day: Callable[[dt.date], Sequence[DayResult]],
+    process_day: Callable[[dt.date], Sequence[DayResult] | Mapping[dt.date, Sequence[DayResult]]],
     *,
     status_assets: Sequence[str],
     region: str = "KR",
     day_checks: Callable[[dt.date, Sequence[DayResult]], Sequence[dg.AssetCheckResult]] | None = None,
     after_range: Callable[[list[dt.date]], None] | None = None,
+    flush: Callable[[], Mapping[dt.date, Sequence[DayResult]]] | None = None,
 ) -> Iterator:
     """Call `process_day` for every partition key of the run and report each day separately.
 
@@ -120,6 +121,11 @@ def for_each_trading_day(
 
     `day_checks(day, results)`, if given, returns the check results (of the asset's check_specs)
     for a day that landed; they are recorded per partition (assets/reporting.py).
+
+    `process_day` may instead return the days that landed with this call, {day: results}: empty
+    while it holds the day back, several days when it writes them together (assets/month_batches.py);
+    `flush()` then writes what it still holds and returns those days, called when the loop ends or
+    a source stops it. Days are reported only once written.
 
     `after_range(landed_days)`, if given, runs once after the loop, before the outputs are
     reported, with the days that landed in order (e.g. a refresh the last day's transaction would
@@ -136,6 +142,12 @@ def for_each_trading_day(
         # yield, so a day's event would wait for the end of the range (or be lost if it fails).
         landed[key] = events
         return partition_events(key, events) if stream else []
+
+    def land_days(days: Mapping[dt.date, Sequence[DayResult]]) -> Iterator:
+        for day, results in sorted(days.items()):
+            yield from land(day.isoformat(), [(r.asset_key, day_metadata(r, day, warehouse, region)) for r in results])
+            if day_checks is not None:
+                checked[day.isoformat()] = day_checks(day, results)
 
     for i, key in enumerate(keys):
         day = dt.date.fromisoformat(key)
@@ -165,9 +177,9 @@ def for_each_trading_day(
             failures.append(f"{key}: {exc}")
             context.log.error(f"{key}: {exc}")
             continue
-        yield from land(key, [(result.asset_key, day_metadata(result, day, warehouse, region)) for result in results])
-        if day_checks is not None:
-            checked[key] = day_checks(day, results)
+        yield from land_days(results if isinstance(results, Mapping) else {day: results})
+    if flush is not None:
+        yield from land_days(flush())
     if after_range is not None:
         after_range([dt.date.fromisoformat(k) for k in keys if k in landed and landed[k]
                      and all(m.get("status") == "loaded" for _, m in landed[k])])

@@ -28,6 +28,7 @@ from quant_assets.assets.daily import (
     DayResult,
     for_each_trading_day,
 )
+from quant_assets.assets.month_batches import MonthBatches
 from quant_assets.calendar import (
     TIMEZONE,
     monthly_partitions,
@@ -36,7 +37,7 @@ from quant_assets.calendar import (
 from quant_assets.errors import SourceDataError, SourceUnavailableError
 from quant_assets.metadata import etf_chart
 from quant_assets.resources.krx import KRXClient
-from quant_assets.resources.warehouse import Warehouse, refresh_etf_latest
+from quant_assets.resources.warehouse import PartitionWrite, Warehouse, refresh_etf_latest
 from quant_assets.schemas.etf import EtfAumSchema, EtfHoldingsSchema
 from quant_assets.schemas.validation import validate
 from quant_assets.tracking import WINDOWS
@@ -96,12 +97,15 @@ def etf_aum(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: Wareho
         if snapshot is None:
             snapshot, source = krx.etf_daily(day), "KRX MDCSTAT04301 (INVSTASST_NETASST_TOTAMT)"
         frame = validate(EtfAumSchema, aum_frame(snapshot, day), dataset="etf_aum", date=str(day))
-        warehouse.replace_partition("etf_aum", frame, where={"region": REGION, "date": day},
-                                    status=("etf_aum", day, "KRX MDCSTAT04301"),
-                                    after=[refresh_etf_latest(REGION, ["etf_aum"], day)] if day == days[-1] else [])
+        write = PartitionWrite("etf_aum", frame, where={"region": REGION, "date": day},
+                               status=("etf_aum", day, "KRX MDCSTAT04301"), encoded=warehouse.encode("etf_aum", frame))
         gap = (frame["aum"] / frame["nav_x_units"] - 1).abs()
-        return [DayResult(AUM, frame, source,
-                          {"max_gap_vs_nav_x_units": float(gap.max()), "total_aum_krw": float(frame["aum"].sum())})]
+        return batches.add(day, [write], [DayResult(
+            AUM, frame, source, {"max_gap_vs_nav_x_units": float(gap.max()), "total_aum_krw": float(frame["aum"].sum())})])
+
+    # a month the warehouse does not hold yet is written at once (assets/month_batches.py)
+    batches = MonthBatches(warehouse, days, ["etf_aum"], after=lambda day: (
+        [refresh_etf_latest(REGION, ["etf_aum"], day)] if day == days[-1] else []))
 
     def refresh_if_last_failed(landed: list[dt.date]) -> None:
         # the last day's transaction did not run (it failed): refresh from the newest that landed
@@ -109,7 +113,7 @@ def etf_aum(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: Wareho
             warehouse.execute(*refresh_etf_latest(REGION, ["etf_aum"], landed[-1]))
 
     yield from for_each_trading_day(context, warehouse, process_day, status_assets=["etf_aum"], region=REGION,
-                                    after_range=refresh_if_last_failed)
+                                    after_range=refresh_if_last_failed, flush=batches.flush)
 
 
 def stored_snapshots(warehouse: Warehouse, days: list[dt.date]) -> dict[dt.date, pd.DataFrame]:

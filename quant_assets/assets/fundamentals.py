@@ -16,6 +16,7 @@ import dagster as dg
 import pandas as pd
 
 from quant_assets.assets.daily import INGEST_POLICY, DayResult, for_each_trading_day
+from quant_assets.assets.month_batches import MonthBatches
 from quant_assets.assets.prefetch import Prefetcher, prefetch_depth
 from quant_assets.calendar import trading_day_partitions
 from quant_assets.resources.krx import KRXClient
@@ -68,16 +69,19 @@ def stock_fundamentals(context, krx: KRXClient, warehouse: Warehouse):
         return PartitionWrite(TABLE, frame, where={"region": REGION, "period_type": "DAILY", "date": day},
                               status=("stock_fundamentals", day, SOURCE), encoded=warehouse.encode(TABLE, frame))
 
-    def process_day(day: dt.date) -> list[DayResult]:
+    # a month the warehouse does not hold yet is written at once (assets/month_batches.py)
+    batches = MonthBatches(warehouse, days, [TABLE], after=lambda day: [])
+
+    def process_day(day: dt.date):
         write = ahead.get(day)
-        warehouse.replace_partitions([write])
         frame = write.frame
         extra = {"region": REGION, "per_missing": int(frame["per"].isna().sum()),
                  "close_price_missing": int(frame["close_price"].isna().sum())}
-        return [DayResult(FUNDAMENTALS, frame, SOURCE, extra)]
+        return batches.add(day, [write], [DayResult(FUNDAMENTALS, frame, SOURCE, extra)])
 
     with Prefetcher(days, prepare_day, depth=prefetch_depth()) as ahead:
-        yield from for_each_trading_day(context, warehouse, process_day, status_assets=["stock_fundamentals"])
+        yield from for_each_trading_day(context, warehouse, process_day, status_assets=["stock_fundamentals"],
+                                        flush=batches.flush)
 
 
 ASSETS = [stock_fundamentals]

@@ -12,6 +12,7 @@ import dagster as dg
 import pandas as pd
 
 from quant_assets.assets.daily import INGEST_POLICY, DayResult, for_each_trading_day
+from quant_assets.assets.month_batches import MonthBatches
 from quant_assets.assets.prefetch import Prefetcher, prefetch_depth
 from quant_assets.calendar import trading_day_partitions
 from quant_assets.resources.krx import KRXClient
@@ -88,15 +89,19 @@ def daily_prices(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: W
             results.append(DayResult(ETF_DAILY, frame, "KRX MDCSTAT04301", extra))
         return writes, results
 
-    def store_day(day: dt.date) -> list[DayResult]:
-        # Both tables in one transaction: one snapshot feeds them, so a reader never sees a day's
-        # bars without its ETF rows (or the reverse), and a bad NAV leaves neither table with that
-        # day. etf_details' avg_daily_volume/value follow the ETF bars; a ranged run refreshes them
-        # in its last day's transaction only (sql/022: ~60 ms a day, more than the day's write).
-        writes, results = ahead.get(day)
-        after = [refresh_etf_latest(REGION, ["ohlcv_data"], day)] if OHLCV in selected and day == days[-1] else []
-        warehouse.replace_partitions(writes, after=after)
-        return results
+    def after(day: dt.date) -> list:
+        # etf_details' avg_daily_volume/value follow the ETF bars; a ranged run refreshes them in
+        # its last day's transaction only (sql/022: ~60 ms a day, more than the day's write).
+        return [refresh_etf_latest(REGION, ["ohlcv_data"], day)] if OHLCV in selected and day == days[-1] else []
+
+    # Both tables in one transaction: one snapshot feeds them, so a reader never sees a day's bars
+    # without its ETF rows (or the reverse), and a bad NAV leaves neither table with that day.
+    # A month the warehouse does not hold yet is written at once (assets/month_batches.py).
+    tables = [t for key, t in ((OHLCV, "ohlcv_data"), (ETF_DAILY, "etf_daily")) if key in selected]
+    batches = MonthBatches(warehouse, days, tables, after)
+
+    def store_day(day: dt.date):
+        return batches.add(day, *ahead.get(day))
 
     def refresh_if_last_failed(landed: list[dt.date]) -> None:
         # the last day's transaction did not run (it failed): refresh from the newest that landed
@@ -106,4 +111,4 @@ def daily_prices(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: W
     names = [k.to_user_string() for k in sorted(selected)]
     with Prefetcher(days, prepare_day, depth=prefetch_depth()) as ahead:
         yield from for_each_trading_day(context, warehouse, store_day, status_assets=names, region=REGION,
-                                        after_range=refresh_if_last_failed)
+                                        after_range=refresh_if_last_failed, flush=batches.flush)

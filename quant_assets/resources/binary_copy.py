@@ -317,9 +317,12 @@ def encode(frame: pd.DataFrame, types: dict[str, tuple[str, int]]) -> Encoded:
     return Encoded(list(frame.columns), chunks, len(frame))
 
 
-def copy_encoded(conn: psycopg.Connection, table: str, data: Encoded) -> None:
+def copy_encoded(conn: psycopg.Connection, table: str, data: Encoded, *, freeze: bool = False) -> None:
+    """COPY pre-encoded rows; `freeze` (the table was created in this transaction) stores them
+    frozen, so no reader or vacuum rewrites the pages to set hint bits later."""
     cols = ", ".join(f'"{c}"' for c in data.columns)
-    with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
+    options = "FORMAT BINARY, FREEZE" if freeze else "FORMAT BINARY"
+    with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN ({options})") as copy:
         copy.write(HEADER)
         for chunk in data.chunks:
             copy.write(chunk)

@@ -25,7 +25,8 @@ from psycopg.types.numeric import FloatLoader
 from pydantic import PrivateAttr
 
 from quant_assets import database, migrations
-from quant_assets.resources import binary_copy, pool
+from quant_assets.resources import binary_copy, new_months, pool
+from quant_assets.resources.new_months import month_start, next_month, partition_name
 
 # Tables range-partitioned by month on `date`; children are created on demand.
 MONTH_PARTITIONED = ("ohlcv_data", "etf_daily", "etf_aum", "etf_tracking", "etf_holdings",
@@ -49,14 +50,6 @@ def refresh_etf_latest(region: str, tables: Sequence[str] | None = None,
 
 # The partition key column where it is not `date`.
 PARTITION_COLUMN = {"etf_holdings": "as_of_date"}
-
-
-def month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def next_month(day: dt.date) -> dt.date:
-    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
 @dataclass(frozen=True)
@@ -149,7 +142,7 @@ class Warehouse(ConfigurableResource):
             # a compacted table is a view: its month partitions belong to its hot table
             parent = partition_parent(conn, table)
             for m in sorted(months):
-                child = f"{table}_y{m.year}m{m.month:02d}"
+                child = partition_name(table, m)
                 if parent != table:
                     # compaction drops the month partitions it empties, so "created once" does not
                     # mean "still there": not cached; sql/032 creates it without an ACCESS EXCLUSIVE
@@ -224,27 +217,79 @@ class Warehouse(ConfigurableResource):
                 w = plan.write
                 lock_partition(conn, w.table, plan.where if w.lock is None else w.lock)
             for plan in plans:
-                w, frame = plan.write, plan.write.frame
-                if w.prepare is not None:
-                    frame = w.prepare(conn, frame)
-                from quant_assets.storage.layout import write_target
-                target = write_target(conn, w.table, plan.where)   # the hot table of a compacted view
-                conn.execute(f"DELETE FROM {target} WHERE {plan.condition}", plan.params)
-                if w.encoded is not None and w.prepare is None and w.encoded.rows == len(frame):
-                    if len(frame):
-                        binary_copy.copy_encoded(conn, target, w.encoded)
-                else:
-                    copy_frame(conn, target, frame)
-                counts[w.table] = len(frame)
-                if w.status:
-                    record_status(conn, w.status[0], w.status[1], "loaded", region=str(plan.where.get("region", "KR")),
-                                  row_count=len(frame), source=w.status[2])
+                counts[plan.write.table] = write_planned(conn, plan)
             run_after(conn, after)
         return counts
 
-    def _plan(self, write: PartitionWrite) -> _Plan:
-        """Resolve the region, create month partitions and build the DELETE condition (outside
-        the write transaction: partition DDL commits on its own and is idempotent)."""
+    def replace_days(self, days: Sequence[tuple[dt.date, Sequence[PartitionWrite]]], *,
+                     after: Sequence[AfterSql] = ()) -> dict[str, int]:
+        """`replace_partitions` of several days (each day's writes as there), in ONE transaction,
+        loading every month that has no partition yet as a new table (resources/new_months.py).
+
+        A ranged ingest run hands a new month's days here at once (assets/month_batches.py); the
+        result is the rows, statuses and `after` effects of calling replace_partitions day by
+        day, committed together. Writes with `prepare` (they read neighbouring committed days)
+        are refused: a month loaded at once has no committed neighbours to read."""
+        plans = [(day, [self._plan(w, ensure=False) for w in writes]) for day, writes in days]
+        for day, day_plans in plans:
+            if len({p.write.table for p in day_plans}) != len(day_plans):
+                raise ValueError(f"replace_days: one write per table and day ({day})")
+            if any(p.write.prepare is not None for p in day_plans):
+                raise ValueError("replace_days: writes with prepare= need replace_partitions")
+        by_table: dict[str, list[_Plan]] = {}
+        for _, day_plans in plans:
+            for plan in day_plans:
+                by_table.setdefault(plan.write.table, []).append(plan)
+        counts: dict[str, int] = {}
+        with self.connect() as conn, conn.transaction():
+            for table in sorted(by_table):
+                for plan in by_table[table]:
+                    lock_partition(conn, table, plan.where if plan.write.lock is None else plan.write.lock)
+            for table in sorted(by_table):
+                counts[table] = self._write_months(conn, table, by_table[table])
+            run_after(conn, after)
+        return counts
+
+    def _write_months(self, conn: psycopg.Connection, table: str, plans: list[_Plan]) -> int:
+        """`table`'s part of replace_days: each new month loaded at once, the rest day by day."""
+        column = PARTITION_COLUMN.get(table, "date")
+        months: dict[tuple[str, dt.date | None], list[_Plan]] = {}
+        for plan in plans:
+            day = plan.where.get(column)
+            if table in MONTH_PARTITIONED and not isinstance(day, dt.date):
+                raise ValueError(f"replace_days({table}): each write names its day (where={{{column!r}: day}})")
+            month = month_start(day) if table in MONTH_PARTITIONED else None
+            months.setdefault((str(plan.where.get("region", "KR")), month), []).append(plan)
+        rows = 0
+        for (region, month), month_plans in months.items():
+            parent = new_months.claim(conn, table, region, month) if month is not None else None
+            if parent is None:   # not month-partitioned, or the month is there (or compacted)
+                rows += sum(write_planned(conn, plan) for plan in month_plans)
+                continue
+            rows += new_months.load(conn, parent, table, month,
+                                    [(p.write.frame, p.write.encoded) for p in month_plans])
+            for plan in month_plans:
+                if plan.write.status:
+                    record_status(conn, plan.write.status[0], plan.write.status[1], "loaded", region=region,
+                                  row_count=len(plan.write.frame), source=plan.write.status[2])
+        return rows
+
+    def absent_months(self, tables: Sequence[str], days: Iterable[dt.date]) -> set[dt.date]:
+        """The months of `days` for which some of `tables` has no partition yet: where a ranged
+        run can hand its days to `replace_days` as a new month (a hint; replace_days decides)."""
+        months = sorted({month_start(d) for d in days})
+        names = [partition_name(t, m) for m in months for t in tables if t in MONTH_PARTITIONED]
+        if not names:
+            return set()
+        with self.connect() as conn:
+            absent = {r[0] for r in conn.execute(
+                "SELECT n FROM unnest(%s::text[]) n WHERE to_regclass(n) IS NULL", (names,))}
+        return {m for m in months for t in tables if partition_name(t, m) in absent}
+
+    def _plan(self, write: PartitionWrite, *, ensure: bool = True) -> _Plan:
+        """Resolve the region, create month partitions (unless `ensure` is False: replace_days
+        creates what is missing itself) and build the DELETE condition (outside the write
+        transaction: partition DDL commits on its own and is idempotent)."""
         table, frame, where = write.table, write.frame, dict(write.where)
         if self.has_region(table) and "region" not in where:
             regions = frame["region"].unique() if "region" in frame.columns else []
@@ -252,7 +297,7 @@ class Warehouse(ConfigurableResource):
                 raise ValueError(f"replace_partition({table}): say which region to replace "
                                  f"(where={{'region': ...}}); the frame holds regions {list(regions)}")
             where["region"] = str(regions[0])
-        if table in MONTH_PARTITIONED and len(frame):
+        if ensure and table in MONTH_PARTITIONED and len(frame):
             column = PARTITION_COLUMN.get(table, "date")
             # distinct days first: `.dt.date` builds a Python object per row (~15% of a day's write)
             self.ensure_month_partitions(table, pd.to_datetime(frame[column].drop_duplicates()).dt.date.unique())
@@ -300,6 +345,26 @@ class Warehouse(ConfigurableResource):
         with self.connect() as conn:
             record_status(conn, asset, day, status, region=region, reason=reason, source=source,
                           row_count=row_count)
+
+
+def write_planned(conn: psycopg.Connection, plan: _Plan) -> int:
+    """One table's DELETE + COPY + status row of a planned write, in the caller's transaction
+    (after its lock); returns the rows written."""
+    w, frame = plan.write, plan.write.frame
+    if w.prepare is not None:
+        frame = w.prepare(conn, frame)
+    from quant_assets.storage.layout import write_target
+    target = write_target(conn, w.table, plan.where)   # the hot table of a compacted view
+    conn.execute(f"DELETE FROM {target} WHERE {plan.condition}", plan.params)
+    if w.encoded is not None and w.prepare is None and w.encoded.rows == len(frame):
+        if len(frame):
+            binary_copy.copy_encoded(conn, target, w.encoded)
+    else:
+        copy_frame(conn, target, frame)
+    if w.status:
+        record_status(conn, w.status[0], w.status[1], "loaded", region=str(plan.where.get("region", "KR")),
+                      row_count=len(frame), source=w.status[2])
+    return len(frame)
 
 
 def run_after(conn: psycopg.Connection, statements: Sequence[AfterSql]) -> None:
