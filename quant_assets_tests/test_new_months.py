@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from quant_assets.assets import prices
+from quant_assets.resources.month_write import MonthWrite
 from quant_assets.resources.warehouse import PartitionWrite, Warehouse
 from quant_assets.storage import compact_closed_periods
 from quant_assets_tests.scratch_db import scratch_databases
@@ -151,3 +152,43 @@ def test_a_ranged_run_over_a_new_month_reports_only_what_committed(sim, database
         assert retry.success
         per_day = warehouse.read_frame("SELECT date, count(*) AS n FROM ohlcv_data GROUP BY date ORDER BY date")
         assert [str(d) for d in per_day["date"]] == days
+
+
+def test_a_month_write_left_without_commit_leaves_nothing(two):
+    wh = Warehouse(database_url=two[0])
+    with MonthWrite(wh) as month:
+        month.add(day_writes(wh, MAY[0]))          # no commit(): a run that stopped mid-month
+    with pytest.raises(RuntimeError), MonthWrite(wh) as month:
+        month.add(day_writes(wh, MAY[1]))
+        raise RuntimeError("the run failed")
+    with psycopg.connect(two[0]) as conn:
+        assert conn.execute("SELECT to_regclass('ohlcv_data_y2023m05'), to_regclass('etf_daily_y2023m05')"
+                            ).fetchone() == (None, None)
+        assert conn.execute("SELECT count(*) FROM partition_status").fetchone()[0] == 0
+    # and the connection went back to the pool clean: the next write commits
+    assert wh.replace_days([(MAY[2], day_writes(wh, MAY[2]))]) == {"ohlcv_data": 2, "etf_daily": 1}
+
+
+def test_a_ban_mid_month_commits_the_days_before_it(sim, database_url):
+    """The source stops the run on the second day of a new month: the first day, held in the open
+    month transaction, is committed and reported; the rest are `blocked` with no rows."""
+    from quant_assets.resources import InMemoryCircuitBreaker, KRXClient
+
+    days = ["2024-03-04", "2024-03-05", "2024-03-06"]
+    with scratch_databases(database_url, "newmonthban") as (url,):
+        warehouse = Warehouse(database_url=url)
+        load_reference(sim, warehouse)
+        sim.set_faults({"rules": [{"source": "krx", "bld": "MDCSTAT04301", "date": days[1].replace("-", ""),
+                                   "fault": "ban", "times": None}]})
+        krx = KRXClient(base_url=sim.krx_url, requests_per_second=50, backoff_seconds=0.05,
+                        max_retries=2).with_breaker(InMemoryCircuitBreaker())   # the ban stays in this test
+        result = dg.materialize([prices.daily_prices], resources={"krx": krx, "warehouse": warehouse},
+                                raise_on_error=False, tags=range_tags(days[0], days[-1]))
+        assert not result.success
+        assert materializations(result) == Counter({("ohlcv", days[0]): 1, ("etf_daily", days[0]): 1})
+        status = warehouse.read_frame("SELECT partition_date, status FROM partition_status WHERE asset = 'ohlcv' "
+                                      "ORDER BY partition_date")
+        assert dict(zip([str(d) for d in status["partition_date"]], status["status"], strict=True)) == {
+            days[0]: "loaded", **{d: "blocked" for d in days[1:]}}
+        loaded = warehouse.read_frame("SELECT DISTINCT date FROM ohlcv_data")
+        assert [str(d) for d in loaded["date"]] == [days[0]]

@@ -92,6 +92,10 @@ def test_ranged_run_with_a_bad_day_writes_the_others_in_order(sim, warehouse):
     sim.set_faults({"rules": [{"source": "krx", "bld": "MDCSTAT01501", "date": bad.replace("-", ""),
                                "fault": "corrupt", "kind": "dash_price", "ticker": "005930", "field": "TDD_HGPRC"}]})
     load_reference(sim, warehouse)
+    # the month exists, so each day is its own transaction and the status order is the write
+    # order (a new month commits its days together: test_new_months.py)
+    for table in ("ohlcv_data", "etf_daily"):
+        warehouse.ensure_month_partitions(table, [dt.date.fromisoformat(d) for d in DAYS])
     result = run([prices.daily_prices], sim, warehouse, tags=range_tags(DAYS[0], DAYS[-1]))
     assert not result.success
     status = warehouse.read_frame("SELECT partition_date, status, reason FROM partition_status "

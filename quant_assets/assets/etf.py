@@ -103,17 +103,17 @@ def etf_aum(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: Wareho
         return batches.add(day, [write], [DayResult(
             AUM, frame, source, {"max_gap_vs_nav_x_units": float(gap.max()), "total_aum_krw": float(frame["aum"].sum())})])
 
-    # a month the warehouse does not hold yet is written at once (assets/month_batches.py)
-    batches = MonthBatches(warehouse, days, ["etf_aum"], after=lambda day: (
-        [refresh_etf_latest(REGION, ["etf_aum"], day)] if day == days[-1] else []))
 
     def refresh_if_last_failed(landed: list[dt.date]) -> None:
         # the last day's transaction did not run (it failed): refresh from the newest that landed
         if landed and landed[-1] != days[-1]:
             warehouse.execute(*refresh_etf_latest(REGION, ["etf_aum"], landed[-1]))
 
-    yield from for_each_trading_day(context, warehouse, process_day, status_assets=["etf_aum"], region=REGION,
-                                    after_range=refresh_if_last_failed, flush=batches.flush)
+    # a month the warehouse does not hold yet is one transaction (assets/month_batches.py)
+    with MonthBatches(warehouse, days, ["etf_aum"], after=lambda day: (
+            [refresh_etf_latest(REGION, ["etf_aum"], day)] if day == days[-1] else [])) as batches:
+        yield from for_each_trading_day(context, warehouse, process_day, status_assets=["etf_aum"], region=REGION,
+                                        after_range=refresh_if_last_failed, flush=batches.flush)
 
 
 def stored_snapshots(warehouse: Warehouse, days: list[dt.date]) -> dict[dt.date, pd.DataFrame]:

@@ -69,9 +69,6 @@ def stock_fundamentals(context, krx: KRXClient, warehouse: Warehouse):
         return PartitionWrite(TABLE, frame, where={"region": REGION, "period_type": "DAILY", "date": day},
                               status=("stock_fundamentals", day, SOURCE), encoded=warehouse.encode(TABLE, frame))
 
-    # a month the warehouse does not hold yet is written at once (assets/month_batches.py)
-    batches = MonthBatches(warehouse, days, [TABLE], after=lambda day: [])
-
     def process_day(day: dt.date):
         write = ahead.get(day)
         frame = write.frame
@@ -79,7 +76,9 @@ def stock_fundamentals(context, krx: KRXClient, warehouse: Warehouse):
                  "close_price_missing": int(frame["close_price"].isna().sum())}
         return batches.add(day, [write], [DayResult(FUNDAMENTALS, frame, SOURCE, extra)])
 
-    with Prefetcher(days, prepare_day, depth=prefetch_depth()) as ahead:
+    # a month the warehouse does not hold yet is one transaction (assets/month_batches.py)
+    with Prefetcher(days, prepare_day, depth=prefetch_depth()) as ahead, \
+            MonthBatches(warehouse, days, [TABLE], after=lambda day: []) as batches:
         yield from for_each_trading_day(context, warehouse, process_day, status_assets=["stock_fundamentals"],
                                         flush=batches.flush)
 

@@ -96,9 +96,8 @@ def daily_prices(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: W
 
     # Both tables in one transaction: one snapshot feeds them, so a reader never sees a day's bars
     # without its ETF rows (or the reverse), and a bad NAV leaves neither table with that day.
-    # A month the warehouse does not hold yet is written at once (assets/month_batches.py).
+    # A month the warehouse does not hold yet is one transaction (assets/month_batches.py).
     tables = [t for key, t in ((OHLCV, "ohlcv_data"), (ETF_DAILY, "etf_daily")) if key in selected]
-    batches = MonthBatches(warehouse, days, tables, after)
 
     def store_day(day: dt.date):
         return batches.add(day, *ahead.get(day))
@@ -109,6 +108,7 @@ def daily_prices(context: dg.AssetExecutionContext, krx: KRXClient, warehouse: W
             warehouse.execute(*refresh_etf_latest(REGION, ["ohlcv_data"], landed[-1]))
 
     names = [k.to_user_string() for k in sorted(selected)]
-    with Prefetcher(days, prepare_day, depth=prefetch_depth()) as ahead:
+    with Prefetcher(days, prepare_day, depth=prefetch_depth()) as ahead, \
+            MonthBatches(warehouse, days, tables, after) as batches:
         yield from for_each_trading_day(context, warehouse, store_day, status_assets=names, region=REGION,
                                         after_range=refresh_if_last_failed, flush=batches.flush)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import threading
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -317,15 +318,23 @@ def encode(frame: pd.DataFrame, types: dict[str, tuple[str, int]]) -> Encoded:
     return Encoded(list(frame.columns), chunks, len(frame))
 
 
-def copy_encoded(conn: psycopg.Connection, table: str, data: Encoded, *, freeze: bool = False) -> None:
-    """COPY pre-encoded rows; `freeze` (the table was created in this transaction) stores them
-    frozen, so no reader or vacuum rewrites the pages to set hint bits later."""
-    cols = ", ".join(f'"{c}"' for c in data.columns)
+def copy_encoded(conn: psycopg.Connection, table: str, data: Encoded | Sequence[Encoded], *,
+                 freeze: bool = False) -> None:
+    """COPY pre-encoded rows: one frame's, or several frames' of the same columns in ONE COPY (a
+    month of days: one statement instead of one per day). `freeze` (the table was created in this
+    transaction) stores them frozen, so no reader or vacuum rewrites the pages for hint bits."""
+    parts = [data] if isinstance(data, Encoded) else list(data)
+    if not parts:
+        return
+    if any(p.columns != parts[0].columns for p in parts):
+        raise ValueError(f"copy_encoded({table}): frames of different columns in one COPY")
+    cols = ", ".join(f'"{c}"' for c in parts[0].columns)
     options = "FORMAT BINARY, FREEZE" if freeze else "FORMAT BINARY"
     with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN ({options})") as copy:
         copy.write(HEADER)
-        for chunk in data.chunks:
-            copy.write(chunk)
+        for part in parts:
+            for chunk in part.chunks:
+                copy.write(chunk)
         copy.write(TRAILER)
 
 

@@ -19,7 +19,6 @@ compacted): the same rows either way.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 
 import pandas as pd
 import psycopg
@@ -66,24 +65,29 @@ def claim(conn: psycopg.Connection, table: str, region: str, month: dt.date) -> 
     return parent
 
 
-def load(conn: psycopg.Connection, parent: str, table: str, month: dt.date,
-         parts: Sequence[tuple[pd.DataFrame, binary_copy.Encoded | None]]) -> int:
-    """Create `table`'s partition of `month` holding the rows of `parts` (frames, each with its
-    binary encoding when it has one), in the caller's transaction (after `claim`). Returns rows."""
+def create(conn: psycopg.Connection, parent: str, table: str, month: dt.date) -> str:
+    """The bare table that becomes `table`'s partition of `month` (after `claim`): the parent's
+    columns, defaults and CHECK constraints, no index yet. Returns its name."""
     child = partition_name(table, month)
     conn.execute(f"CREATE TABLE {child} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
-    rows = 0
-    for frame, encoded in parts:
-        if not len(frame):
-            continue
-        if encoded is not None and encoded.rows == len(frame):
-            binary_copy.copy_encoded(conn, child, encoded, freeze=True)
-        else:
-            from quant_assets.resources.warehouse import copy_frame
-            copy_frame(conn, child, frame)
-        rows += len(frame)
-    # the indexes the parent declares are built here, one sorted pass each, and the rows checked
-    # against the month's bounds (a row of another month fails the write, naming the partition)
-    conn.execute(f"ALTER TABLE {parent} ATTACH PARTITION {child} FOR VALUES FROM ('{month}') "
-                 f"TO ('{next_month(month)}')")
-    return rows
+    return child
+
+
+def copy_into(conn: psycopg.Connection, child: str, frame: pd.DataFrame,
+              encoded: binary_copy.Encoded | None) -> None:
+    """COPY one frame into the bare table `create` made, frozen when it comes pre-encoded."""
+    if not len(frame):
+        return
+    if encoded is not None and encoded.rows == len(frame):
+        binary_copy.copy_encoded(conn, child, encoded, freeze=True)
+    else:
+        from quant_assets.resources.warehouse import copy_frame
+        copy_frame(conn, child, frame)
+
+
+def attach(conn: psycopg.Connection, parent: str, table: str, month: dt.date) -> None:
+    """Make the loaded table `table`'s partition of `month`: PostgreSQL builds each index the
+    parent declares (one sorted pass) and checks every row against the month's bounds (a row of
+    another month fails the write, naming the partition)."""
+    conn.execute(f"ALTER TABLE {parent} ATTACH PARTITION {partition_name(table, month)} "
+                 f"FOR VALUES FROM ('{month}') TO ('{next_month(month)}')")

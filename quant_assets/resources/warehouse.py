@@ -25,7 +25,7 @@ from psycopg.types.numeric import FloatLoader
 from pydantic import PrivateAttr
 
 from quant_assets import database, migrations
-from quant_assets.resources import binary_copy, new_months, pool
+from quant_assets.resources import binary_copy, pool
 from quant_assets.resources.new_months import month_start, next_month, partition_name
 
 # Tables range-partitioned by month on `date`; children are created on demand.
@@ -224,59 +224,21 @@ class Warehouse(ConfigurableResource):
     def replace_days(self, days: Sequence[tuple[dt.date, Sequence[PartitionWrite]]], *,
                      after: Sequence[AfterSql] = ()) -> dict[str, int]:
         """`replace_partitions` of several days (each day's writes as there), in ONE transaction,
-        loading every month that has no partition yet as a new table (resources/new_months.py).
+        every month that has no partition yet loaded as a new table (resources/month_write.py).
 
-        A ranged ingest run hands a new month's days here at once (assets/month_batches.py); the
-        result is the rows, statuses and `after` effects of calling replace_partitions day by
-        day, committed together. Writes with `prepare` (they read neighbouring committed days)
-        are refused: a month loaded at once has no committed neighbours to read."""
-        plans = [(day, [self._plan(w, ensure=False) for w in writes]) for day, writes in days]
-        for day, day_plans in plans:
-            if len({p.write.table for p in day_plans}) != len(day_plans):
-                raise ValueError(f"replace_days: one write per table and day ({day})")
-            if any(p.write.prepare is not None for p in day_plans):
-                raise ValueError("replace_days: writes with prepare= need replace_partitions")
-        by_table: dict[str, list[_Plan]] = {}
-        for _, day_plans in plans:
-            for plan in day_plans:
-                by_table.setdefault(plan.write.table, []).append(plan)
-        counts: dict[str, int] = {}
-        with self.connect() as conn, conn.transaction():
-            for table in sorted(by_table):
-                for plan in by_table[table]:
-                    lock_partition(conn, table, plan.where if plan.write.lock is None else plan.write.lock)
-            for table in sorted(by_table):
-                counts[table] = self._write_months(conn, table, by_table[table])
-            run_after(conn, after)
-        return counts
+        The rows, statuses and `after` effects are those of calling replace_partitions day by
+        day, committed together or not at all. A ranged ingest run feeds a `MonthWrite` as its
+        days arrive instead (assets/month_batches.py), which is the same thing spread in time."""
+        from quant_assets.resources.month_write import MonthWrite
 
-    def _write_months(self, conn: psycopg.Connection, table: str, plans: list[_Plan]) -> int:
-        """`table`'s part of replace_days: each new month loaded at once, the rest day by day."""
-        column = PARTITION_COLUMN.get(table, "date")
-        months: dict[tuple[str, dt.date | None], list[_Plan]] = {}
-        for plan in plans:
-            day = plan.where.get(column)
-            if table in MONTH_PARTITIONED and not isinstance(day, dt.date):
-                raise ValueError(f"replace_days({table}): each write names its day (where={{{column!r}: day}})")
-            month = month_start(day) if table in MONTH_PARTITIONED else None
-            months.setdefault((str(plan.where.get("region", "KR")), month), []).append(plan)
-        rows = 0
-        for (region, month), month_plans in months.items():
-            parent = new_months.claim(conn, table, region, month) if month is not None else None
-            if parent is None:   # not month-partitioned, or the month is there (or compacted)
-                rows += sum(write_planned(conn, plan) for plan in month_plans)
-                continue
-            rows += new_months.load(conn, parent, table, month,
-                                    [(p.write.frame, p.write.encoded) for p in month_plans])
-            for plan in month_plans:
-                if plan.write.status:
-                    record_status(conn, plan.write.status[0], plan.write.status[1], "loaded", region=region,
-                                  row_count=len(plan.write.frame), source=plan.write.status[2])
-        return rows
+        with MonthWrite(self) as month:
+            for _, writes in days:
+                month.add(writes)
+            return month.commit(after)
 
     def absent_months(self, tables: Sequence[str], days: Iterable[dt.date]) -> set[dt.date]:
         """The months of `days` for which some of `tables` has no partition yet: where a ranged
-        run can hand its days to `replace_days` as a new month (a hint; replace_days decides)."""
+        run writes its days through a MonthWrite (a hint: the MonthWrite decides, under lock)."""
         months = sorted({month_start(d) for d in days})
         names = [partition_name(t, m) for m in months for t in tables if t in MONTH_PARTITIONED]
         if not names:
@@ -287,7 +249,7 @@ class Warehouse(ConfigurableResource):
         return {m for m in months for t in tables if partition_name(t, m) in absent}
 
     def _plan(self, write: PartitionWrite, *, ensure: bool = True) -> _Plan:
-        """Resolve the region, create month partitions (unless `ensure` is False: replace_days
+        """Resolve the region, create month partitions (unless `ensure` is False: a MonthWrite
         creates what is missing itself) and build the DELETE condition (outside the write
         transaction: partition DDL commits on its own and is idempotent)."""
         table, frame, where = write.table, write.frame, dict(write.where)
