@@ -13,9 +13,10 @@ ratios against a physical reference measured in the same run. This script:
    (`wall_s_total`; `runs_sum_s` is what the runs would take one after another);
    the source-expensive histories (holdings, KRX tracking figures, KIS statements) are budgeted
    trickles by design and are left out, as the issue says;
-3. measures the ingest write path (`Warehouse.replace_partitions` of the same days the ranged run
-   wrote, read back as frames) against a raw binary COPY of exactly those rows into an unindexed
-   table on the same server (`raw_copy_rows_per_s`, `ingest_vs_raw_copy_ratio`);
+3. measures the ingest write path (a whole closed month the ranged run wrote, read back as
+   frames, written as a backfill writes a new month: `Warehouse.replace_days`; beside it day by
+   day and as a re-run) against a raw binary COPY of exactly those rows into an unindexed table
+   on the same server (`raw_copy_rows_per_s`, `ingest_vs_raw_copy_ratio`);
 4. runs the peer pipeline a user writes instead (pykrx's whole-market calls + `DataFrame.to_sql`)
    over the same days and simulator, against our ranged ingest of those days (`peer`);
 5. compacts closed periods (when `quant_assets.storage` provides it) and reports storage per table
