@@ -1,4 +1,4 @@
-"""The warehouse answers issue #13's benchmark queries (benchmarks/history.py QUERIES) the fast way.
+"""The warehouse answers issue #13's benchmark queries (benchmarks/queries.py QUERIES) the fast way.
 
 Latency itself is the benchmark's business; what can regress silently is the shape underneath:
 the factor_scores view (sql/026, sql/029) must return exactly the values written while
@@ -17,7 +17,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from benchmarks.history import QUERIES
+from benchmarks.queries import QUERIES
 from quant_assets.assets import factor_storage
 
 DAY = dt.date(1990, 1, 3)
