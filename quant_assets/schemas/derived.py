@@ -13,6 +13,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from quant_assets.schemas.validation import row_check
 from quant_assets.symbols import REGIONS, is_canonical
 
 REGION = {"isin": list(REGIONS)}
@@ -24,7 +25,7 @@ class _RegionTicker(pa.DataFrameModel):
     ticker: Series[str]
     region: Series[str] = pa.Field(**REGION)
 
-    @pa.dataframe_check(name="ticker is canonical for its region")
+    @row_check(name="ticker is canonical for its region")
     def canonical_ticker(cls, df: pd.DataFrame) -> Series[bool]:
         return pd.Series([is_canonical(r, t) for r, t in zip(df["region"], df["ticker"], strict=True)],
                          index=df.index, dtype=bool)
@@ -78,7 +79,7 @@ class FactorScoresSchema(pa.DataFrameModel):
         coerce = True
         strict = True
 
-    @pa.dataframe_check(name="ticker is canonical for its region")
+    @row_check(name="ticker is canonical for its region")
     def canonical_ticker(cls, df: pd.DataFrame) -> Series[bool]:
         ok = np.zeros(len(df), dtype=bool)
         ticker, region = df["ticker"].astype("category"), df["region"].astype("category").to_numpy()
@@ -89,19 +90,19 @@ class FactorScoresSchema(pa.DataFrameModel):
             ok[rows] = good[codes[rows]]
         return pd.Series(ok, index=df.index)
 
-    @pa.dataframe_check(name="factor_name is text of 1 to 50 characters")
+    @row_check(name="factor_name is text of 1 to 50 characters")
     def factor_name_text(cls, df: pd.DataFrame) -> Series[bool]:
         return _text_of(df["factor_name"], 1, 50, nullable=False)
 
-    @pa.dataframe_check(name="market is text")
+    @row_check(name="market is text")
     def market_text(cls, df: pd.DataFrame) -> Series[bool]:
         return _text_of(df["market"], 1, None, nullable=True)
 
-    @pa.dataframe_check(name="raw_value is finite")
+    @row_check(name="raw_value is finite")
     def finite(cls, df: pd.DataFrame) -> Series[bool]:
         return pd.Series(pd.to_numeric(df["raw_value"]).abs() < float("inf"), index=df.index)
 
-    @pa.dataframe_check(name="market_score and market_percentile come together")
+    @row_check(name="market_score and market_percentile come together")
     def market_pair(cls, df: pd.DataFrame) -> Series[bool]:
         return df["market_score"].isna() == df["market_percentile"].isna()
 
@@ -144,13 +145,13 @@ class TechnicalIndicatorsSchema(_RegionTicker):
         coerce = True
         strict = True
 
-    @pa.dataframe_check(name="bb_lower <= bb_middle <= bb_upper")
+    @row_check(name="bb_lower <= bb_middle <= bb_upper")
     def bands_ordered(cls, df: pd.DataFrame) -> Series[bool]:
         tol = EPS * df["bb_middle"].abs()
         ok = (df["bb_lower"] <= df["bb_middle"] + tol) & (df["bb_middle"] <= df["bb_upper"] + tol)
         return ok | df["bb_middle"].isna()
 
-    @pa.dataframe_check(name="macd_hist = macd - macd_signal")
+    @row_check(name="macd_hist = macd - macd_signal")
     def histogram(cls, df: pd.DataFrame) -> Series[bool]:
         gap = (df["macd_hist"] - (df["macd"] - df["macd_signal"])).abs()
         return (gap <= 1e-6 * (df["macd"].abs() + df["macd_signal"].abs() + 1)) | df["macd_hist"].isna()
@@ -172,6 +173,6 @@ class PriceRange52wSchema(_RegionTicker):
         coerce = True
         strict = "filter"
 
-    @pa.dataframe_check(name="low_close <= close_basis <= high_close")
+    @row_check(name="low_close <= close_basis <= high_close")
     def inside_range(cls, df: pd.DataFrame) -> Series[bool]:
         return df["low_close"] <= df["high_close"]

@@ -7,6 +7,7 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from quant_assets.schemas.prices import REGION, RegionTickerModel
+from quant_assets.schemas.validation import ROW_CHECK, row_check
 from quant_assets.symbols import is_canonical
 
 CONSTITUENT_TYPES = ["STOCK", "ETF", "FUTURES", "CASH", "FOREIGN", "OTHER"]
@@ -47,17 +48,17 @@ class EtfHoldingsSchema(pa.DataFrameModel):
 
     class Config:
         unique = ["etf_ticker", "region", "as_of_date", "stock_ticker"]
-        canonical_for_region = {"column": "etf_ticker"}
+        canonical_for_region = {"column": "etf_ticker", **ROW_CHECK}
         coerce = True
         strict = True
 
-    @pa.dataframe_check(name="stock_ticker of a listed holding is canonical for its region")
+    @row_check(name="stock_ticker of a listed holding is canonical for its region")
     def canonical_holding(cls, df: pd.DataFrame) -> Series[bool]:
         listed = df["constituent_type"].isin(["STOCK", "ETF"])
         return pd.Series([not is_listed or is_canonical(r, t) for r, t, is_listed
                           in zip(df["region"], df["stock_ticker"], listed, strict=True)], index=df.index)
 
-    @pa.dataframe_check(name="stock market_value >= 0")
+    @row_check(name="stock market_value >= 0")
     def long_stocks(cls, df: pd.DataFrame) -> Series[bool]:
         return ~((df["constituent_type"] == "STOCK") & (df["market_value"] < 0) & (df["shares"] > 0))
 

@@ -7,6 +7,7 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from quant_assets.schemas.prices import RegionTickerModel
+from quant_assets.schemas.validation import row_check
 
 OVERSEAS_REGIONS = ["US", "CN", "HK", "JP", "VN"]
 CURRENCIES = {"US": "USD", "CN": "CNY", "HK": "HKD", "JP": "JPY", "VN": "VND"}
@@ -36,15 +37,15 @@ class OverseasOhlcvSchema(RegionTickerModel):
         coerce = True
         strict = True
 
-    @pa.dataframe_check(name="currency is the region's")
+    @row_check(name="currency is the region's")
     def currency_of_region(cls, df):
         return df["currency"] == df["region"].map(CURRENCIES)
 
-    @pa.dataframe_check(name="high >= low")
+    @row_check(name="high >= low")
     def high_not_below_low(cls, df):
         return df["high"] >= df["low"]
 
-    @pa.dataframe_check(name="low <= close <= high")
+    @row_check(name="low <= close <= high")
     def close_inside_range(cls, df):
         return (df["close"] <= df["high"]) & (df["close"] >= df["low"])
 
@@ -89,6 +90,6 @@ class GlobalIndexSchema(pa.DataFrameModel):
         coerce = True
         strict = True
 
-    @pa.dataframe_check(name="high_price >= low_price")
+    @row_check(name="high_price >= low_price")
     def high_not_below_low(cls, df):
         return df["high_price"] >= df["low_price"]

@@ -13,6 +13,7 @@ import pandera.pandas as pa
 from pandera import extensions
 from pandera.typing import Series
 
+from quant_assets.schemas.validation import ROW_CHECK, row_check
 from quant_assets.symbols import REGIONS, is_canonical
 
 # The KRX short code (6 characters). Region-aware schemas use `canonical_for_region` instead;
@@ -30,7 +31,7 @@ def canonical_for_region(df: pd.DataFrame, *, column: str) -> pd.Series:
                      dtype=bool)
 
 
-CANONICAL_TICKER = {"column": "ticker"}
+CANONICAL_TICKER = {"column": "ticker", **ROW_CHECK}
 
 
 class RegionTickerModel(pa.DataFrameModel):
@@ -71,23 +72,23 @@ class OhlcvSchema(RegionTickerModel):
     # NULL by `ohlcv_frame`); a dash or a missing price on a day the security traded is bad input,
     # not a gap to store. Whole-row checks because the exception depends on `volume`; each is
     # named after its field so the error names it (schemas/validation.py).
-    @pa.dataframe_check(name="open priced when volume > 0")
+    @row_check(name="open priced when volume > 0")
     def open_priced_when_traded(cls, df: pd.DataFrame) -> Series[bool]:
         return df["open"].notna() | (df["volume"] == 0)
 
-    @pa.dataframe_check(name="high priced when volume > 0")
+    @row_check(name="high priced when volume > 0")
     def high_priced_when_traded(cls, df: pd.DataFrame) -> Series[bool]:
         return df["high"].notna() | (df["volume"] == 0)
 
-    @pa.dataframe_check(name="low priced when volume > 0")
+    @row_check(name="low priced when volume > 0")
     def low_priced_when_traded(cls, df: pd.DataFrame) -> Series[bool]:
         return df["low"].notna() | (df["volume"] == 0)
 
-    @pa.dataframe_check(name="high >= low")
+    @row_check(name="high >= low")
     def high_not_below_low(cls, df: pd.DataFrame) -> Series[bool]:
         return ~(df["high"] < df["low"])
 
-    @pa.dataframe_check(name="low <= close <= high")
+    @row_check(name="low <= close <= high")
     def close_inside_range(cls, df: pd.DataFrame) -> Series[bool]:
         return ~((df["close"] > df["high"]) | (df["close"] < df["low"]))
 

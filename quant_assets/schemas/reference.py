@@ -7,6 +7,7 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from quant_assets.schemas.prices import RegionTickerModel
+from quant_assets.schemas.validation import row_check
 from quant_assets.symbols import CURRENCY
 
 ASSET_TYPES = ["STOCK", "ETF", "ETN", "REIT", "PREFERRED", "INDEX", "ELW", "FUND", "OTHER"]
@@ -32,7 +33,7 @@ class TickerSchema(RegionTickerModel):
         coerce = True
         strict = True
 
-    @pa.dataframe_check(name="currency is the currency of the region")
+    @row_check(name="currency is the currency of the region")
     def region_currency(cls, df) -> Series[bool]:
         return df["currency"] == df["region"].map(CURRENCY)
 

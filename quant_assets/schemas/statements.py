@@ -13,6 +13,7 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from quant_assets.schemas.prices import RegionTickerModel
+from quant_assets.schemas.validation import row_check
 
 EOK = 100_000_000
 
@@ -46,16 +47,16 @@ class FinancialStatementsSchema(RegionTickerModel):
         coerce = True
         strict = True
 
-    @pa.dataframe_check(name="fiscal_quarter given for QUARTERLY rows only")
+    @row_check(name="fiscal_quarter given for QUARTERLY rows only")
     def quarter_matches_period(cls, df: pd.DataFrame) -> Series[bool]:
         return (df["period_type"] == "QUARTERLY") == df["fiscal_quarter"].notna()
 
-    @pa.dataframe_check(name="total_assets = total_liabilities + total_equity (to 1억원)")
+    @row_check(name="total_assets = total_liabilities + total_equity (to 1억원)")
     def balance_identity(cls, df: pd.DataFrame) -> Series[bool]:
         gap = (df["total_assets"] - df["total_liabilities"] - df["total_equity"]).abs()
         return (gap <= EOK).fillna(False).astype(bool)
 
-    @pa.dataframe_check(name="gross_profit = revenue - cogs (to 1억원)")
+    @row_check(name="gross_profit = revenue - cogs (to 1억원)")
     def gross_identity(cls, df: pd.DataFrame) -> Series[bool]:
         gap = (df["gross_profit"] - (df["revenue"] - df["cogs"])).abs()
         return (gap <= 2 * EOK).fillna(True).astype(bool)
