@@ -79,6 +79,29 @@ TEN_YEAR_TARGETS = {"wall_s_total", "warehouse_gb_excl_holdings"}
 
 
 # -- environment -------------------------------------------------------------------------------
+def cpu_ticks() -> list[int] | None:
+    """The machine's CPU time counters (/proc/stat `cpu` line: user nice system idle iowait irq
+    softirq steal ...), or None where there is no /proc."""
+    try:
+        with open("/proc/stat") as f:
+            return [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+
+
+def cpu_shares(before: list[int] | None, after: list[int] | None) -> dict:
+    """Busy, idle and *steal* (time the hypervisor gave our virtual CPUs to someone else) as % of
+    the run. This machine's absolute numbers have differed up to twofold between runs of the same
+    code while the in-run ratios stayed comparable; steal is one cause that can be measured (0.8 %
+    of the first 98 minutes of the 2026-12-04 session), so the JSON carries it with every run."""
+    if not before or not after or len(before) < 8:
+        return {}
+    d = [a - b for a, b in zip(after, before, strict=False)]
+    total = sum(d[:8]) or 1
+    return {"busy_pct": round(100 * (d[0] + d[1] + d[2] + d[5] + d[6]) / total, 1),
+            "idle_pct": round(100 * (d[3] + d[4]) / total, 1), "steal_pct": round(100 * d[7] / total, 1)}
+
+
 class SimulatorProcess:
     """The simulator as its own process (`python -m quant_assets.simulator`): the real KRX/KIS are
     other hosts, so their CPU must not share our interpreter (and its GIL) the way an in-process
@@ -403,6 +426,8 @@ def evaluate(result: dict) -> dict:
 def print_table(result: dict) -> None:
     print(f"\nbench-history: {result['years']} years, {result['trading_days']} trading days, "
           f"{result['ingest_rows']:,} ingest rows, wall {result['wall_s_total']:.0f} s")
+    if result.get("machine", {}).get("cpu"):
+        print(f"CPU over the run: {result['machine']['cpu']} (steal = taken by the hypervisor)")
     print(f"{'target':34} {'measured':>14} {'target':>12}  result")
     for name, t in result["targets"].items():
         value = "n/a" if t["value"] is None else f"{t['value']:,.3f}"
@@ -440,6 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {"years": years, "simulator": size, "started": dt.datetime.now(dt.UTC).isoformat(),
                     "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
                     "excluded_trickles": TRICKLES}
+    ticks = cpu_ticks()
     with scratch_platform(args.keep, size, args.sim_in_process) as (url, sim):
         days = bench_days(years)
         result["trading_days"] = len(days)
@@ -508,6 +534,7 @@ def main(argv: list[str] | None = None) -> int:
             result["holdings_gb_per_year"] = round(result["storage"]["holdings_bytes"] / held_days * 250 / 1e9, 3)
         log("queries ...")
         result["queries"] = query_latencies(url, days, args.repeats)
+    result["machine"]["cpu"] = cpu_shares(ticks, cpu_ticks())
     result["targets"] = evaluate(result)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -45,8 +45,8 @@ def with_pandera_default(model):
 
 
 def timed(schemas: dict, frame, runs: int) -> dict:
-    """Each schema validated `runs` times, alternating, so a noisy machine (this VM has shown 50 %
-    CPU steal) slows every variant alike."""
+    """Each schema validated `runs` times, alternating, so a machine whose speed drifts during the
+    run slows every variant alike."""
     from quant_assets.schemas.validation import validate
 
     times: dict[str, list[float]] = {name: [] for name in schemas}
